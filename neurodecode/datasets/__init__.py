@@ -1,0 +1,18 @@
+"""Datasets: MOABB datasets by name, local recordings and synthetic recordings.
+
+All are MOABB-compatible (subclasses of :class:`moabb.datasets.base.BaseDataset`),
+so MOABB's paradigms and evaluations accept them.
+"""
+from .registry import available_subjects, dataset_names, get_dataset, list_datasets
+from .synthetic import RunTruth, SyntheticMI, SyntheticP300, SyntheticSSVEP
+
+__all__ = [
+    "get_dataset",
+    "available_subjects",
+    "dataset_names",
+    "list_datasets",
+    "SyntheticMI",
+    "SyntheticSSVEP",
+    "SyntheticP300",
+    "RunTruth",
+]

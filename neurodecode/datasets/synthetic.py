@@ -1,0 +1,466 @@
+"""Deterministic synthetic EEG recordings with known ground truth.
+
+Each run is continuous and generated on its own from ``(seed, subject,
+session, run)``, so datasets of any size never sit in memory together and the
+same run is bit-identical whatever else was generated before it.
+
+Signal model, in µV before conversion to volts:
+
+* background: spatially correlated 1/f noise plus a posterior alpha rhythm
+  at the subject's individual alpha frequency;
+* task: motor imagery ERD/ERS of mu and beta rhythms over the contralateral
+  sensorimotor cortex, SSVEP responses at the stimulus frequency and its
+  harmonics over occipital channels, or P300 target ERPs over parietal
+  channels;
+* nuisances: line noise, slow drifts, eye blinks on frontal channels, EMG
+  bursts on temporal channels and electrode pops on single channels;
+* idle periods of random length between trials.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from moabb.datasets.base import BaseDataset
+
+from ..errors import ConfigError
+from .montage import standard_montage_name, standard_positions
+
+__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "DEFAULT_CHANNELS"]
+
+#: 10-20 system plus the 10-10 positions that the three paradigms need.
+DEFAULT_CHANNELS = (
+    "Fp1 Fp2 F7 F3 Fz F4 F8 FC5 FC1 FC2 FC6 T7 C3 Cz C4 T8 "
+    "CP5 CP1 CP2 CP6 P7 P3 Pz P4 P8 PO3 POz PO4 O1 Oz O2"
+).split()
+
+_ARTIFACT_RATES = {"blink": 6.0, "emg": 2.0, "pop": 1.0}  # events per minute
+
+
+@dataclass
+class RunTruth:
+    """Ground truth of one synthetic run.
+
+    Attributes
+    ----------
+    events : pandas.DataFrame
+        One row per trial: ``onset`` (s), ``sample``, ``label``, ``duration`` (s).
+    artifacts : pandas.DataFrame
+        One row per artifact: ``kind`` (blink, emg, pop), ``onset`` and
+        ``duration`` (s), ``channels`` (tuple of names).
+    sfreq : float
+        Sampling frequency in Hz.
+    clean : numpy.ndarray | None
+        Brain signal alone (background and task, no artifacts, line noise or
+        drift), in V, shape (n_channels, n_times); only when asked for.
+    """
+
+    events: pd.DataFrame
+    artifacts: pd.DataFrame
+    sfreq: float
+    clean: np.ndarray | None = field(default=None, repr=False)
+
+
+class _SyntheticBase(BaseDataset):
+    """Shared generator; subclasses add the task signal of one paradigm."""
+
+    _paradigm: str
+    _events: dict
+    _interval: list
+
+    def __init__(
+        self,
+        n_subjects: int = 2,
+        n_sessions: int = 2,
+        n_runs: int = 2,
+        n_trials: int = 10,
+        channels: list[str] | None = None,
+        sfreq: float = 250.0,
+        snr: float = 1.0,
+        artifact_rates: dict | None = None,
+        line_freq: float = 50.0,
+        seed: int = 42,
+    ) -> None:
+        for name, value in [("n_subjects", n_subjects), ("n_sessions", n_sessions),
+                            ("n_runs", n_runs), ("n_trials", n_trials)]:
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if sfreq < 2.5 * line_freq:
+            raise ConfigError(f"sfreq={sfreq} Hz must exceed 2.5 x line_freq ({line_freq} Hz)")
+        rates = dict(_ARTIFACT_RATES)
+        unknown = set(artifact_rates or {}) - set(rates)
+        if unknown:
+            raise ConfigError(
+                f"unknown artifact kind(s) {sorted(unknown)}: choose from {sorted(rates)}"
+            )
+        rates.update(artifact_rates or {})
+        self.n_runs, self.n_trials, self.sfreq, self.snr = n_runs, n_trials, float(sfreq), snr
+        self.channels = list(channels or DEFAULT_CHANNELS)
+        self.artifact_rates, self.line_freq, self.seed = rates, line_freq, seed
+        self._positions  # validate channel names now, not at first load
+        super().__init__(
+            subjects=list(range(1, n_subjects + 1)),
+            sessions_per_subject=n_sessions,
+            events=dict(self._events),
+            code=type(self).__name__,
+            interval=list(self._interval),
+            paradigm=self._paradigm,
+        )
+
+    # -- MOABB interface ---------------------------------------------------
+    def _get_single_subject_data(self, subject):
+        return {
+            f"{session}": {f"{run}": self.generate_run(subject, session, run)[0]
+                           for run in range(self.n_runs)}
+            for session in range(self.n_sessions)
+        }
+
+    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
+        """Synthetic data has no files: returns an empty list."""
+        return []
+
+    def local_subjects(self) -> list[int]:
+        """Every subject is available: they are generated on demand."""
+        return list(self.subject_list)
+
+    def summary(self) -> dict:
+        """Sessions, sampling rate (Hz) and channel count, for listings."""
+        return {"sessions": self.n_sessions, "sfreq": self.sfreq, "channels": len(self.channels)}
+
+    def ground_truth(self, subject: int, session: int = 0, run: int = 0, clean: bool = False) -> RunTruth:
+        """Trial timing, artifact segments and optionally the clean signal of one run.
+
+        Parameters
+        ----------
+        subject, session, run : int
+            Which run (sessions and runs count from 0).
+        clean : bool
+            Also return the artifact-free brain signal.
+
+        Returns
+        -------
+        truth : RunTruth
+        """
+        return self.generate_run(subject, session, run, clean=clean)[1]
+
+    # -- generation ----------------------------------------------------------
+    @cached_property
+    def _positions(self) -> np.ndarray:
+        pos = standard_positions()
+        lookup = {name.lower(): name for name in pos}
+        missing = [ch for ch in self.channels if ch.lower() not in lookup]
+        if missing:
+            raise ConfigError(
+                f"channels {missing} are not in the standard 10-05 montage; "
+                "use 10-20/10-10 names such as C3, Cz, POz"
+            )
+        return np.array([pos[lookup[ch.lower()]] for ch in self.channels])
+
+    def _pattern(self, center: str | np.ndarray, width: float) -> np.ndarray:
+        """Spatial weights decaying with distance (m) from a scalp position."""
+        if isinstance(center, str):
+            center = standard_positions()[center]
+        dist = np.linalg.norm(self._positions - center, axis=1)
+        return np.exp(-((dist / width) ** 2))
+
+    def generate_run(self, subject: int, session: int = 0, run: int = 0, clean: bool = False):
+        """Generate one continuous run.
+
+        Parameters
+        ----------
+        subject, session, run : int
+            Which run (sessions and runs count from 0).
+        clean : bool
+            Also keep the artifact-free brain signal in the ground truth.
+
+        Returns
+        -------
+        raw : mne.io.RawArray
+            EEG in V with a standard 10-05 montage and one annotation per
+            trial, named after its class.
+        truth : RunTruth
+            Trial timing, artifact segments, and the clean signal if asked for.
+        """
+        import mne
+
+        if subject not in self._all_subjects:
+            raise ConfigError(f"{self.code} has subjects {self._all_subjects}, not {subject!r}")
+        subject_rng = np.random.default_rng([self.seed, subject])
+        rng = np.random.default_rng([self.seed, subject, session, run])
+        traits = {
+            "alpha": subject_rng.uniform(9.0, 11.5),
+            "mu": subject_rng.uniform(10.0, 12.5),
+            "beta": subject_rng.uniform(18.0, 24.0),
+            "latency": subject_rng.uniform(0.30, 0.38),
+        }
+        events = self._schedule(rng)
+        n_times = int(np.ceil((events["onset"].iloc[-1] + self._interval[1] + self._tail) * self.sfreq))
+        times = np.arange(n_times) / self.sfreq
+
+        brain = self._background(rng, n_times, traits) + self._task(rng, events, times, traits)
+        nuisance = self._line_and_drift(rng, times)
+        artifacts, artifact_signal = self._artifacts(rng, n_times)
+        data = (brain + nuisance + artifact_signal) * 1e-6
+
+        info = mne.create_info(self.channels, self.sfreq, ch_types="eeg")
+        info["line_freq"] = self.line_freq
+        raw = mne.io.RawArray(data, info, verbose=False)
+        raw.set_montage(standard_montage_name(), match_case=False, verbose=False)
+        raw.set_annotations(mne.Annotations(
+            events["onset"].to_numpy(), events["duration"].to_numpy(), events["label"].tolist()
+        ))
+        events["sample"] = np.round(events["onset"] * self.sfreq).astype(int)
+        truth = RunTruth(events[["onset", "sample", "label", "duration"]], artifacts, self.sfreq,
+                         brain * 1e-6 if clean else None)
+        return raw, truth
+
+    _lead = 2.0  # idle seconds before the first trial
+    _tail = 2.0  # idle seconds recorded after the last trial ends
+
+    def _schedule(self, rng) -> pd.DataFrame:
+        labels = rng.permutation(np.repeat(list(self._events), self.n_trials))
+        task = self._interval[1]
+        gaps = rng.uniform(2.0, 3.0, size=len(labels))  # idle time after each trial
+        onsets = self._lead + np.concatenate([[0.0], np.cumsum(task + gaps)[:-1]])
+        return pd.DataFrame({"onset": onsets, "label": labels, "duration": task})
+
+    def _background(self, rng, n_times, traits) -> np.ndarray:
+        n_ch = len(self.channels)
+        # Volume conduction: neighbouring electrodes see correlated sources.
+        dist = np.linalg.norm(self._positions[:, None] - self._positions[None], axis=-1)
+        mixing = np.exp(-((dist / 0.04) ** 2))
+        mixing /= np.linalg.norm(mixing, axis=1, keepdims=True)
+        pink = mixing @ _colored_noise(rng, (n_ch, n_times), self.sfreq, exponent=1.0)
+        alpha = _narrowband(rng, n_times, self.sfreq, traits["alpha"], 1.0)
+        alpha *= 1.0 + 0.5 * _narrowband(rng, n_times, self.sfreq, 0.2, 0.1)  # waxing and waning
+        return 10.0 * pink + 6.0 * np.outer(self._pattern("Oz", 0.08), alpha)
+
+    def _task(self, rng, events, times, traits) -> np.ndarray:
+        raise NotImplementedError
+
+    def _line_and_drift(self, rng, times) -> np.ndarray:
+        n_ch = len(self.channels)
+        line = rng.uniform(2.0, 6.0, (n_ch, 1)) * np.sin(
+            2 * np.pi * self.line_freq * times + rng.uniform(0, 2 * np.pi, (n_ch, 1)))
+        freqs = rng.uniform(0.01, 0.1, (n_ch, 3))
+        phases = rng.uniform(0, 2 * np.pi, (n_ch, 3))
+        drift = 15.0 * np.sin(2 * np.pi * freqs[..., None] * times + phases[..., None]).sum(axis=1)
+        return line + drift
+
+    def _artifacts(self, rng, n_times):
+        sf, n_ch = self.sfreq, len(self.channels)
+        minutes = n_times / sf / 60.0
+        signal = np.zeros((n_ch, n_times))
+        rows = []
+        eyes = self._pattern("Fpz", 0.06)
+        for onset in _poisson_onsets(rng, self.artifact_rates["blink"] * minutes, n_times / sf - 0.5):
+            width = rng.uniform(0.05, 0.08)  # s, Gaussian sd: a blink lasts ~0.3-0.4 s
+            start, stop = int(onset * sf), min(n_times, int((onset + 8 * width) * sf))
+            t = np.arange(stop - start) / sf - 4 * width
+            signal[:, start:stop] += rng.uniform(80, 150) * np.outer(eyes, np.exp(-0.5 * (t / width) ** 2))
+            rows.append(("blink", onset, (stop - start) / sf, self._channels_over(eyes)))
+        for onset in _poisson_onsets(rng, self.artifact_rates["emg"] * minutes, n_times / sf - 2.0):
+            duration = rng.uniform(0.5, 1.5)
+            start, stop = int(onset * sf), min(n_times, int((onset + duration) * sf))
+            side = self._pattern("T7" if rng.random() < 0.5 else "T8", 0.05)
+            burst = _colored_noise(rng, (stop - start,), sf, exponent=0.0, fmin=20.0)
+            burst *= np.hanning(stop - start)
+            signal[:, start:stop] += rng.uniform(20, 40) * np.outer(side, burst)
+            rows.append(("emg", onset, (stop - start) / sf, self._channels_over(side)))
+        for onset in _poisson_onsets(rng, self.artifact_rates["pop"] * minutes, n_times / sf - 1.0):
+            ch = int(rng.integers(n_ch))
+            start, stop = int(onset * sf), min(n_times, int((onset + 1.0) * sf))
+            decay = np.exp(-np.arange(stop - start) / sf / rng.uniform(0.1, 0.3))
+            signal[ch, start:stop] += rng.choice([-1, 1]) * rng.uniform(50, 200) * decay
+            rows.append(("pop", onset, (stop - start) / sf, (self.channels[ch],)))
+        artifacts = pd.DataFrame(rows, columns=["kind", "onset", "duration", "channels"])
+        return artifacts.sort_values("onset", ignore_index=True), signal
+
+    def _channels_over(self, weights: np.ndarray, threshold: float = 0.3) -> tuple:
+        return tuple(ch for ch, w in zip(self.channels, weights) if w >= threshold)
+
+    def _envelope(self, events, times, labels, ramp: float = 0.3) -> np.ndarray:
+        """1 during trials of the given labels (with smooth edges), 0 elsewhere."""
+        env = np.zeros_like(times)
+        for onset, label, duration in events[["onset", "label", "duration"]].itertuples(index=False):
+            if label in labels:
+                rise = np.clip((times - onset) / ramp, 0, 1)
+                fall = np.clip((onset + duration - times) / ramp, 0, 1)
+                env = np.maximum(env, np.minimum(rise, fall))
+        return env
+
+
+class SyntheticMI(_SyntheticBase):
+    """Synthetic motor imagery: left/right hand (and feet) ERD/ERS.
+
+    During imagery of one hand, mu (~11 Hz) and beta (~21 Hz) power drops
+    over the contralateral sensorimotor cortex (ERD) and beta rebounds after
+    the trial (ERS); feet imagery desynchronises the vertex.
+
+    Parameters
+    ----------
+    n_subjects, n_sessions, n_runs : int
+        Dataset size. ``n_trials`` is the number of trials per class and run.
+    channels : list of str | None
+        Electrode names of the standard 10-05 montage; default
+        :data:`DEFAULT_CHANNELS`.
+    sfreq : float
+        Sampling frequency in Hz.
+    snr : float
+        Effect size: 1 gives a 50 % ERD, 2 and above an ~95 % ERD.
+    artifact_rates : dict | None
+        Events per minute for ``blink``, ``emg`` and ``pop``; 0 disables one.
+    line_freq : float
+        Power-line frequency in Hz.
+    seed : int
+        Seed; the same seed gives bit-identical recordings.
+    feet : bool
+        Add a ``feet`` class.
+
+    Examples
+    --------
+    >>> from neurodecode.datasets import SyntheticMI
+    >>> raw, truth = SyntheticMI(n_subjects=1, n_trials=2).generate_run(1)
+    >>> sorted(set(truth.events["label"]))
+    ['left_hand', 'right_hand']
+    """
+
+    _paradigm = "imagery"
+    _interval = [0, 3]
+
+    def __init__(self, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
+                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42, feet=False):
+        self.feet = feet
+        self._events = {"left_hand": 1, "right_hand": 2, **({"feet": 3} if feet else {})}
+        super().__init__(n_subjects, n_sessions, n_runs, n_trials, channels, sfreq, snr,
+                         artifact_rates, line_freq, seed)
+
+    def _task(self, rng, events, times, traits):
+        n = len(times)
+        erd = min(0.95, 0.5 * self.snr)
+        out = np.zeros((len(self.channels), n))
+        sources = {"C3": ("right_hand",), "C4": ("left_hand",), "Cz": ("feet",)}
+        for site, classes in sources.items():
+            contra = self._envelope(events, times, classes)
+            ipsi = self._envelope(events, times, set(self._events) - set(classes))
+            # Beta rebound: power above baseline in the second after the trial.
+            shifted = events.assign(onset=events["onset"] + events["duration"], duration=1.0)
+            rebound = self._envelope(shifted, times, classes, ramp=0.2)
+            mu_gain = 1.0 - erd * contra - 0.2 * erd * ipsi
+            beta_gain = mu_gain + 0.5 * erd * rebound
+            rhythm = (6.0 * mu_gain * _narrowband(rng, n, self.sfreq, traits["mu"], 1.0)
+                      + 3.0 * beta_gain * _narrowband(rng, n, self.sfreq, traits["beta"], 2.0))
+            out += np.outer(self._pattern(site, 0.035), rhythm)
+        return out
+
+
+class SyntheticSSVEP(_SyntheticBase):
+    """Synthetic SSVEP: responses at 13, 17 and 21 Hz and two harmonics over occipital cortex.
+
+    Parameters are those of :class:`SyntheticMI` (without ``feet``), plus
+    ``frequencies``, the stimulation frequencies in Hz. Class names are the
+    frequencies, as MOABB's SSVEP paradigm expects.
+
+    Examples
+    --------
+    >>> from neurodecode.datasets import SyntheticSSVEP
+    >>> SyntheticSSVEP(n_subjects=1).event_id
+    {'13': 1, '17': 2, '21': 3}
+    """
+
+    _paradigm = "ssvep"
+    _interval = [0, 3]
+
+    def __init__(self, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
+                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42,
+                 frequencies=(13.0, 17.0, 21.0)):
+        self.frequencies = tuple(frequencies)
+        self._events = {f"{f:g}": i + 1 for i, f in enumerate(self.frequencies)}
+        super().__init__(n_subjects, n_sessions, n_runs, n_trials, channels, sfreq, snr,
+                         artifact_rates, line_freq, seed)
+
+    def _task(self, rng, events, times, traits):
+        response = np.zeros_like(times)
+        for label in self._events:
+            env = self._envelope(events.assign(onset=events["onset"] + 0.1), times, (label,), ramp=0.2)
+            freq = float(label)
+            for k, gain in enumerate((1.0, 0.5, 0.25), start=1):
+                if k * freq < self.sfreq / 2:
+                    response += gain * env * np.sin(2 * np.pi * k * freq * times + rng.uniform(0, 2 * np.pi))
+        return 2.0 * self.snr * np.outer(self._pattern("Oz", 0.06), response)
+
+
+class SyntheticP300(_SyntheticBase):
+    """Synthetic visual P300 oddball: one target in six flashes.
+
+    A run is ``n_trials`` blocks of 12 flashes every 0.4 s, separated by idle
+    periods. Every flash evokes a small visual N1/P2; targets add an N200 and
+    a P300 over parietal channels whose latency is the subject's.
+
+    Parameters are those of :class:`SyntheticMI` (without ``feet``);
+    ``n_trials`` counts blocks.
+
+    Examples
+    --------
+    >>> from neurodecode.datasets import SyntheticP300
+    >>> sorted(SyntheticP300(n_subjects=1).event_id)
+    ['NonTarget', 'Target']
+    """
+
+    _paradigm = "p300"
+    _interval = [0, 0.8]
+    _events = {"Target": 2, "NonTarget": 1}
+    _soa = 0.4
+    _flashes = 12
+
+    def _schedule(self, rng):
+        rows, t = [], self._lead
+        for _ in range(self.n_trials):
+            labels = rng.permutation(["Target"] * 2 + ["NonTarget"] * (self._flashes - 2))
+            rows += [(t + i * self._soa, label) for i, label in enumerate(labels)]
+            t += self._flashes * self._soa + rng.uniform(2.0, 3.0)
+        return pd.DataFrame(rows, columns=["onset", "label"]).assign(duration=self._interval[1])
+
+    def _task(self, rng, events, times, traits):
+        out = np.zeros((len(self.channels), len(times)))
+        visual, parietal, central = (self._pattern(s, w) for s, w in (("Oz", 0.06), ("Pz", 0.07), ("Cz", 0.06)))
+        win = np.arange(int(0.8 * self.sfreq)) / self.sfreq
+
+        def bump(latency, width):
+            return np.exp(-0.5 * ((win - latency) / width) ** 2)
+
+        evoked = np.outer(visual, -2.0 * bump(0.10, 0.02) + 2.0 * bump(0.18, 0.03))
+        target = self.snr * (np.outer(parietal, 5.0 * bump(traits["latency"], 0.07))
+                             + np.outer(central, -2.0 * bump(0.22, 0.03)))
+        for onset, label in events[["onset", "label"]].itertuples(index=False):
+            start = int(round(onset * self.sfreq))
+            stop = min(start + len(win), len(times))
+            jitter = rng.uniform(0.8, 1.2)  # trial-to-trial amplitude variability
+            erp = evoked + jitter * target if label == "Target" else evoked
+            out[:, start:stop] += erp[:, : stop - start]
+        return out
+
+
+def _colored_noise(rng, shape, sfreq, exponent=1.0, fmin=0.5):
+    """Gaussian noise with power ~ 1/f**exponent above ``fmin`` Hz, unit variance."""
+    n = shape[-1]
+    spectrum = np.fft.rfft(rng.standard_normal(shape), axis=-1)
+    freqs = np.fft.rfftfreq(n, 1.0 / sfreq)
+    gain = np.where(freqs >= fmin, np.maximum(freqs, fmin) ** (-exponent / 2), 0.0)
+    out = np.fft.irfft(spectrum * gain, n=n, axis=-1)
+    return out / out.std(axis=-1, keepdims=True)
+
+
+def _narrowband(rng, n, sfreq, freq, bandwidth):
+    """Unit-variance noise with a Gaussian spectral peak at ``freq`` Hz."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1.0 / sfreq)
+    out = np.fft.irfft(spectrum * np.exp(-0.5 * ((freqs - freq) / bandwidth) ** 2), n=n)
+    return out / out.std()
+
+
+def _poisson_onsets(rng, expected, t_max):
+    """Sorted onsets (s) of a Poisson process with ``expected`` events on [0, t_max]."""
+    return np.sort(rng.uniform(0.0, max(t_max, 0.0), size=rng.poisson(max(expected, 0.0))))

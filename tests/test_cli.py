@@ -1,0 +1,43 @@
+"""The command line, as a user runs it."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "neurodecode.cli", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_datasets_local_lists_subjects_on_disk(shared_data):
+    out = _run("datasets", "--local")
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[1:]}
+    assert rows["Kalunga2016"][-1] == "1-9"
+    assert rows["PhysionetMI"][-1] == "1"
+    assert rows["MuseVisualP300"][-1] == "1-4"
+    assert rows["Kalunga2016"][2:7] == ["ssvep", "12", "1", "256", "8"]
+    assert "BNCI2014_001" not in rows  # no files here
+    assert out.stderr == ""
+
+
+def test_demo_scores_above_chance():
+    out = _run("demo", "--subjects", "1")
+    assert out.returncode == 0, out.stderr
+    score = float(out.stdout.strip().splitlines()[-1].split()[2])
+    assert score > 0.75
+
+
+def test_errors_are_one_line_and_nonzero(tmp_path):
+    out = _run("datasets", env={"MOABB_DOWNLOAD_PROVIDER": "pigeon"})
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0
+    assert out.stderr.startswith("neurodecode: error: download provider 'pigeon'")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"]])
+def test_help(args):
+    out = _run(*args)
+    assert out.returncode == 0 and "usage: neurodecode" in out.stdout
