@@ -18,7 +18,7 @@ def test_datasets_local_lists_subjects_on_disk(shared_data):
     assert rows["Kalunga2016"][-1] == "1-9"
     assert rows["PhysionetMI"][-1] == "1"
     assert rows["MuseVisualP300"][-1] == "1-4"
-    assert rows["Kalunga2016"][2:7] == ["ssvep", "12", "1", "256", "8"]
+    assert rows["Kalunga2016"][2:7] == ["ssvep", "12", "1", "256.0", "8"]
     assert "BNCI2014_001" not in rows  # no files here
     assert out.stderr == ""
 

@@ -63,3 +63,20 @@ def test_unknown_dataset_lists_close_matches():
 def test_name_lookup_ignores_case_and_separators():
     assert type(get_dataset("bnci2014-001")).__name__ == "BNCI2014_001"
     assert type(get_dataset("PhysionetMotorImagery")).__name__ == "PhysionetMI"
+
+
+def test_failed_download_online_is_a_clear_error(shared_data, monkeypatch):
+    import socket
+
+    def no_route(*args, **kwargs):
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+    monkeypatch.setenv("NEURODECODE_OFFLINE", "0")
+    monkeypatch.setattr(socket, "getaddrinfo", no_route)
+    root = shared_data / "mne_data"
+    before = sorted(root.rglob("*"))
+    start = time.perf_counter()
+    with pytest.raises(DataNotFoundError, match=r"Kalunga2016 subject 11: .*download failed"):
+        get_dataset("Kalunga2016").get_data([11])
+    assert time.perf_counter() - start < 5.0
+    assert sorted(root.rglob("*")) == before

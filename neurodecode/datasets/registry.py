@@ -176,7 +176,7 @@ def _describe(name: str, dataset, local: bool) -> dict:
         "paradigm": dataset.paradigm,
         "n_subjects": len(dataset.subject_list),
         "sessions": info.get("sessions", table.get("#Sessions", dataset.n_sessions)),
-        "sfreq": info.get("sfreq", table.get("Freq (Hz)")),
+        "sfreq": _as_float(info.get("sfreq", table.get("Freq (Hz)"))),
         "channels": info.get("channels", table.get("#Chan")),
     }
     if local:
@@ -184,6 +184,13 @@ def _describe(name: str, dataset, local: bool) -> dict:
         row["local_subjects"] = _ranges(subjects)
         row["n_local"] = len(subjects)
     return row
+
+
+def _as_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):  # summary tables hold text such as "128/256"
+        return value
 
 
 def _ranges(values: list) -> str:
