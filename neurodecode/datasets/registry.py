@@ -87,10 +87,6 @@ def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **
         wanted = _key(name)
         classes = _moabb_classes()
         by_key = {_key(n): n for n in [*classes, *_SYNTHETIC, *_definition_files()]}
-        for cls in classes.values():  # codes differ from class names for some datasets
-            code = getattr(cls, "_summary_table", {}).get("code")
-            if code:
-                by_key.setdefault(_key(code), cls.__name__)
         match = by_key.get(wanted) or _match_code(wanted, classes)
         if match is None:
             raise UnknownNameError("dataset", name, dataset_names())
