@@ -46,6 +46,13 @@ def test_every_format_loads(shared_data, fname, kwargs, expected):
     assert Counter(d for d in raw.annotations.description if d != "BAD boundary") == counts
 
 
+@pytest.mark.parametrize("folder, header", [("Brainvision", "test_NO.vhdr"), ("EEGLAB", "test_raw.set")])
+def test_broad_pattern_skips_sidecar_files(shared_data, folder, header):
+    ds = LocalDataset(root=shared_data / "formats" / folder, pattern="*raw*" if folder == "EEGLAB" else "*",
+                      events={"square": 1}, interval=[0, 0.1], paradigm="p300", allow_no_events=True)
+    assert [p.split("/")[-1] for p in ds.data_path(1)] == [header]
+
+
 def test_hypnogram_without_signal_is_a_clear_error(shared_data):
     with pytest.raises(UnreadableFileError, match="SC4001EC-Hypnogram.edf"):
         LocalDataset(root=shared_data / "formats", pattern="EDF/SC4001EC-Hypnogram.edf",

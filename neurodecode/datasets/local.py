@@ -170,8 +170,8 @@ class LocalDataset(BaseDataset):
             for name in sorted(files):
                 rel = Path(folder, name).relative_to(self.root).as_posix()
                 match = regex.fullmatch(rel)
-                if match is None or name.lower().endswith((".fdt", ".vmrk", ".json")):
-                    continue  # sidecar files are read with their header
+                if match is None or _is_sidecar(Path(folder, name)):
+                    continue
                 groups = match.groupdict()
                 key = (groups.get("subject", "1"), groups.get("session", "0"), groups.get("run"))
                 found.setdefault(key[0], {}).setdefault(key[1], []).append((key[2], Path(folder, name)))
@@ -273,6 +273,18 @@ class LocalDataset(BaseDataset):
         by_text.update({str(code): name for name, code in self.event_id.items()})
         by_text.update(self.descriptions)
         return np.array([by_text.get(d.strip(), "") for d in annotations.description], dtype=object)
+
+
+# Data and marker files that MNE reads through their header file (sidecar -> header).
+_SIDECARS = {".eeg": ".vhdr", ".vmrk": ".vhdr", ".fdt": ".set"}
+
+
+def _is_sidecar(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return True
+    header = _SIDECARS.get(suffix)
+    return header is not None and path.with_suffix(header).exists()
 
 
 def _resolve_root(root) -> Path:

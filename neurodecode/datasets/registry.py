@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+from mne.utils import verbose as _verbose
 
 from ..config import apply as apply_config
 from ..errors import DataNotFoundError, UnknownNameError
@@ -47,6 +48,7 @@ def dataset_names() -> list[str]:
     return sorted([*_moabb_classes(), *_SYNTHETIC, *_definition_files()])
 
 
+@_verbose
 def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **kwargs):
     """Return a MOABB-compatible dataset by name, offline-safe.
 
@@ -127,6 +129,7 @@ def _match_code(wanted: str, classes: dict[str, type]) -> str | None:
     return None
 
 
+@_verbose
 def available_subjects(dataset, verbose=None) -> list:
     """Subjects whose files are present on disk, found without touching the network.
 
@@ -202,6 +205,7 @@ def _ranges(values: list) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in groups)
 
 
+@_verbose
 def list_datasets(local: bool = False, verbose=None) -> pd.DataFrame:
     """Table of known datasets.
 
