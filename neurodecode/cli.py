@@ -53,6 +53,78 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_cache(args) -> int:
+    from .preprocessing import RunCache
+
+    cache = RunCache()
+    if args.action == "clear":
+        removed = cache.clear(dataset=args.dataset, digest=args.digest)
+        print(f"removed {removed} cached run(s) from {cache.root}")
+        return 0
+    table = cache.entries()
+    print(f"cache: {cache.root}")
+    if table.empty:
+        print("empty")
+        return 0
+    summary = table.groupby(["dataset", "digest"]).agg(subjects=("subject", "nunique"),
+                                                       runs=("run", "size"),
+                                                       bytes=("bytes", "sum")).reset_index()
+    summary["size"] = summary.pop("bytes").map(_human_bytes)
+    print(summary.to_string(index=False))
+    print(f"total {_human_bytes(int(table['bytes'].sum()))} in {len(table)} run(s)"
+          + (f"; {len(cache.leftovers())} unfinished write(s)" if cache.leftovers() else ""))
+    return 0
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def _cmd_audit(args) -> int:
+    from pathlib import Path
+
+    from .config import apply
+    from .datasets import available_subjects, get_dataset
+    from .errors import ConfigError
+    from .preprocessing.audit import audit_dataset
+
+    cfg = apply()
+    dataset = get_dataset(args.dataset)
+    subjects = args.subjects or available_subjects(dataset)
+    if not subjects:
+        raise ConfigError(f"{dataset.code}: no subject on disk under {cfg.data_root}; "
+                          "name subjects with --subjects to download them")
+    table = audit_dataset(dataset, subjects=subjects)
+    out = Path(args.out) if args.out else cfg.results_dir / "audit" / f"{dataset.code}.csv"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".csv.tmp")
+        table.to_csv(tmp, index=False)
+        tmp.replace(out)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write the audit table ({exc.strerror})") from None
+    flagged = {"NaN": table["n_nan"] > 0, "flat": table["n_flat"] > 0,
+               "clipped": table["n_clipped"] > 0, "noisy": table["n_noisy"] > 0,
+               "events out of range": table["events_out_of_range"] > 0,
+               "duplicate": table["duplicate_of"] != ""}
+    print(f"{dataset.code}: {len(table)} run(s) of {table['subject'].nunique()} subject(s); "
+          f"line noise {table['line_noise_db'].median():.1f} dB at "
+          f"{table['line_freq'].iloc[0]:g} Hz (median)")
+    for what, mask in flagged.items():
+        if mask.any():
+            runs = ", ".join(f"{r.subject}/{r.session}/{r.run}" for r in table[mask].itertuples())
+            print(f"  {what} channels/runs in {int(mask.sum())} run(s): {runs}")
+    for row in table[flagged["duplicate"]].itertuples():
+        print(f"  subject {row.subject} session {row.session} run {row.run} duplicates "
+              f"{row.duplicate_of} (r={row.duplicate_r:.3f}, shifted {row.duplicate_lag_s:+.1f} s)")
+    print(f"table: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``neurodecode`` command."""
     parser = argparse.ArgumentParser(prog="neurodecode", description="Decode EEG/MEG: datasets, "
@@ -67,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("cache", help="show or clear the cache of preprocessed runs")
+    p.add_argument("action", choices=["info", "clear"])
+    p.add_argument("--dataset", help="only this dataset code (clear)")
+    p.add_argument("--digest", help="only this recipe digest (clear)")
+    p.set_defaults(func=_cmd_cache)
+    p = sub.add_parser("audit", help="data-quality table of a dataset's runs")
+    p.add_argument("dataset", help="dataset name, code or definition file")
+    p.add_argument("--subjects", type=int, nargs="+", help="default: all subjects on disk")
+    p.add_argument("--out", help="CSV path (default: <home>/results/audit/<code>.csv)")
+    p.set_defaults(func=_cmd_audit)
     return parser
 
 

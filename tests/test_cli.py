@@ -41,3 +41,25 @@ def test_errors_are_one_line_and_nonzero(tmp_path):
 def test_help(args):
     out = _run(*args)
     assert out.returncode == 0 and "usage: neurodecode" in out.stdout
+
+
+def test_audit_writes_a_table_and_a_summary(tmp_path, capsys):
+    import pandas as pd
+
+    from neurodecode.cli import main
+
+    out = tmp_path / "audit.csv"
+    assert main(["audit", "SyntheticMI", "--subjects", "1", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert len(table) == 4 and set(table["subject"]) == {1}
+    assert {"flat_channels", "line_noise_db", "duplicate_of", "events_out_of_range"} <= set(table.columns)
+    printed = capsys.readouterr().out
+    assert printed.startswith("SyntheticMI: 4 run(s) of 1 subject(s)") and str(out) in printed
+
+
+def test_audit_unknown_dataset_is_one_line(capsys):
+    from neurodecode.cli import main
+
+    assert main(["audit", "Kalunga2O16"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean Kalunga2016" in err

@@ -19,17 +19,17 @@ A definition in YAML::
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
 
 import numpy as np
-import yaml
 from moabb.datasets.base import BaseDataset
 
 from ..config import get_config
 from ..errors import ConfigError, DataNotFoundError, MissingEventsError
+from ..yamlio import read_yaml_mapping
+from .moabb_compat import any_class_name
 from .montage import standard_montage_name
 from .readers import CsvSpec, read_recording
 
@@ -109,19 +109,13 @@ class LocalDataset(BaseDataset):
         self._index = self._discover_bids() if format == "bids" else self._discover()
         if not self._index:
             raise DataNotFoundError(code, "any", self.root, f"no file matches {pattern!r}")
-        # MOABB logs a warning when the class name is not an abbreviation of the code.
-        base_log = logging.getLogger("moabb.datasets.base")
-        level = base_log.level
-        base_log.setLevel(logging.ERROR)
-        try:
+        with any_class_name():
             super().__init__(
                 subjects=list(self._index),
                 sessions_per_subject=min(len(s) for s in self._index.values()),
                 events=dict(events), code=code, interval=list(interval),
                 paradigm=paradigm, doi=doi,
             )
-        finally:
-            base_log.setLevel(level)
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> LocalDataset:
@@ -139,16 +133,7 @@ class LocalDataset(BaseDataset):
         dataset : LocalDataset
         """
         path = Path(path)
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read dataset definition ({exc.strerror})") from exc
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{path}: a dataset definition must be a mapping of keys")
+        spec = read_yaml_mapping(path, "dataset definition")
         spec.update(overrides)
         import inspect
 

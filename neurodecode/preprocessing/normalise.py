@@ -1,0 +1,71 @@
+"""Normalisation steps: exponential moving standardisation and Euclidean alignment."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import RawStep, WindowStep
+
+__all__ = ["ExponentialMovingStandardize", "EuclideanAlignment"]
+
+
+class ExponentialMovingStandardize(RawStep):
+    """braindecode's exponential moving standardisation, per channel, in time order.
+
+    The data are scaled by ``scale`` first (``1e6``: volts to µV) so that
+    ``eps`` acts on the usual scale of EEG. The output is unitless. With
+    ``init_block_size=None`` it uses past samples only.
+    """
+
+    name = "exp_moving_standardize"
+    libraries = ("braindecode", "numpy")
+
+    def __init__(self, factor_new: float = 1e-3, init_block_size: int | None = None,
+                 eps: float = 1e-4, scale: float = 1e6):
+        self.factor_new = factor_new
+        self.init_block_size = init_block_size
+        self.eps = eps
+        self.scale = scale
+        if not 0 < factor_new <= 1:
+            raise ConfigError(f"exp_moving_standardize: factor_new must be in (0, 1], got {factor_new!r}")
+
+    @property
+    def is_causal(self) -> bool:
+        return self.init_block_size is None
+
+    def apply(self, raw):
+        from braindecode.preprocessing import exponential_moving_standardize
+
+        raw.apply_function(
+            lambda x: exponential_moving_standardize(x * self.scale, self.factor_new,
+                                                     self.init_block_size, self.eps),
+            picks="data", channel_wise=False)
+        return raw
+
+
+class EuclideanAlignment(WindowStep):
+    """Re-centre the trial covariances of each group (subject, session) on the identity.
+
+    Composes MOABB's :class:`moabb.datasets.preprocessing.EuclideanAlignment`
+    (He & Wu 2020), fitted separately on every group of windows that share
+    the values of ``by`` in the metadata. With ``estimator="scm"`` the mean
+    covariance of each group is the identity.
+    """
+
+    name = "euclidean_alignment"
+    libraries = ("moabb", "pyriemann", "numpy", "scipy")
+
+    def __init__(self, estimator: str = "scm", by: list = ("subject", "session")):
+        self.estimator = estimator
+        self.by = by
+
+    def apply(self, X, metadata):
+        from moabb.datasets.preprocessing import EuclideanAlignment as MoabbEA
+
+        missing = [c for c in self.by if c not in metadata.columns]
+        if missing:
+            raise ConfigError(f"euclidean_alignment: metadata has no column {missing}")
+        out = np.empty(X.shape, dtype=np.float32)
+        for _, idx in metadata.groupby(list(self.by), sort=False).indices.items():
+            out[idx] = MoabbEA(estimator=self.estimator).fit_transform(np.asarray(X[idx]))
+        return out, metadata
