@@ -1,5 +1,4 @@
 """Local recordings (any MNE format, CSV, BIDS) as MOABB datasets, and their errors."""
-import shutil
 from collections import Counter
 
 import numpy as np

@@ -7,13 +7,13 @@ import re
 import numpy as np
 
 from ..datasets.montage import standard_montage_name
-from ..errors import ChannelMismatchError, ConfigError, InvalidDataError
+from ..errors import ChannelMismatchError, ConfigError
 from .base import RawStep, check_positions, where
 
 __all__ = ["Pick", "Montage", "Rereference", "Harmonise", "TEMPLATES", "canonical_name"]
 
 #: old 10-20 names and their 10-10 successors (MNE's ``match_alias`` table is per call)
-ALIASES = {"t3": "t7", "t4": "t8", "t5": "p7", "t6": "p8", "tp9": "tp9", "tp10": "tp10"}
+ALIASES = {"t3": "t7", "t4": "t8", "t5": "p7", "t6": "p8"}
 
 #: named channel templates for :class:`Harmonise`
 TEMPLATES = {

@@ -39,6 +39,10 @@ def _data_picks(run: CachedRun) -> np.ndarray | slice:
     return picks
 
 
+def _data_names(run: CachedRun) -> list[str]:
+    return [run.ch_names[i] for i in np.arange(len(run.ch_names))[_data_picks(run)]]
+
+
 def _bands(ch_names) -> list:
     bands = []
     for name in ch_names:
@@ -56,6 +60,8 @@ def _runs(pre: PreprocessedDataset, subjects):
     unknown = sorted(set(subjects) - set(pre.subject_list))
     if unknown:
         raise ConfigError(f"{pre.code} has no subject {unknown}; subjects: {pre.subject_list}")
+    if not subjects:
+        raise ConfigError(f"no subject given for {pre.code}")
     for subject in subjects:
         for session, runs in pre.runs(subject).items():
             for run, entry in runs.items():
@@ -85,9 +91,7 @@ def _assemble(plans, n_times, out, recipe, sfreq, ch_names) -> Windows:
 
 
 def _check_same_layout(first: CachedRun, entry: CachedRun, tag: str) -> None:
-    names = [first.ch_names[i] for i in np.atleast_1d(np.arange(len(first.ch_names))[_data_picks(first)])]
-    other = [entry.ch_names[i] for i in np.atleast_1d(np.arange(len(entry.ch_names))[_data_picks(entry)])]
-    if names != other or first.sfreq != entry.sfreq:
+    if _data_names(first) != _data_names(entry) or first.sfreq != entry.sfreq:
         raise InvalidDataError(tag, "runs differ in channels or sampling rate; add 'harmonise' "
                                "and 'resample' steps to the recipe")
 
@@ -152,7 +156,7 @@ def trial_windows(dataset, subjects=None, recipe=None, events=None, tmin: float 
         sfreq = entry.sfreq
         i0, i1 = int(round(t0 * sfreq)), int(round(t1 * sfreq))
         n_times = i1 - i0 + 1
-        ev = run_events(entry, event_id, interval)
+        ev = run_events(entry, event_id)
         ev = ev[np.isin(ev[:, 2], [event_id[k] for k in keep])]
         _, first_idx = np.unique(ev[:, 0], return_index=True)  # event_repeated="drop"
         ev = ev[np.sort(first_idx)]
@@ -165,7 +169,7 @@ def trial_windows(dataset, subjects=None, recipe=None, events=None, tmin: float 
         plans.append((entry, starts,
                       _meta(subject, session, run, starts, n_times, sfreq, labels,
                             np.arange(len(starts)))))
-    ch_names = [first.ch_names[i] for i in np.arange(len(first.ch_names))[_data_picks(first)]]
+    ch_names = _data_names(first)
     return _assemble(plans, n_times, out, pre.recipe, first.sfreq, ch_names)
 
 
@@ -243,7 +247,7 @@ def sliding_windows(dataset, subjects=None, recipe=None, length: float = 1.0, st
         plans.append((entry, starts, _meta(subject, session, run, starts, n_len, sfreq,
                                            labels, trials)))
         views.append(_strided(entry, n_len, n_step, len(starts)))
-    ch_names = [first.ch_names[i] for i in np.arange(len(first.ch_names))[_data_picks(first)]]
+    ch_names = _data_names(first)
     if len(plans) == 1 and out is None and views[0] is not None:
         X, metadata = pre.recipe.apply_windows(views[0], plans[0][2])
         return Windows(X, metadata, ch_names, first.sfreq, _bands(ch_names))

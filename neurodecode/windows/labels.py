@@ -13,14 +13,13 @@ __all__ = ["run_events", "LabelTrack", "label_track", "IDLE"]
 IDLE = "idle"
 
 
-def run_events(run: CachedRun, event_id: dict, interval=None) -> np.ndarray:
+def run_events(run: CachedRun, event_id: dict) -> np.ndarray:
     """MNE events ``(n, 3)`` at the cues of a run, as MOABB paradigms find them.
 
     Like MOABB's ``RawToEvents``: from the stim channel when the run has one
     (:func:`mne.find_events` with ``shortest_event=0``), otherwise from the
     annotations named in ``event_id``. Sample numbers index ``run.data``
-    (``first_samp`` removed). ``interval`` is accepted for symmetry with
-    MOABB and does not move the cues.
+    (``first_samp`` removed).
     """
     codes = {}
     for name, value in event_id.items():
@@ -86,7 +85,7 @@ def label_track(run: CachedRun, event_id: dict, interval, rest=()) -> LabelTrack
     named in ``rest`` (Kalunga's ``rest``, PhysionetMI's ``rest``) count as
     idle. Where trials overlap, the later cue wins.
     """
-    events = run_events(run, event_id, interval)
+    events = run_events(run, event_id)
     names = {v: k for k, v in event_id.items()}
     classes = sorted(k for k in event_id if k not in set(rest))
     codes = np.zeros(run.n_times, dtype=np.int16)
