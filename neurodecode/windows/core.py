@@ -30,6 +30,8 @@ class Windows:
         Sampling frequency in Hz.
     bands : list of (float, float)
         The filter-bank bands when the recipe ends with ``filter_bank``.
+    recipe_digest : str | None
+        Digest of the recipe that produced the windows; saved models compare it.
     """
 
     X: np.ndarray
@@ -37,6 +39,7 @@ class Windows:
     ch_names: list
     sfreq: float
     bands: list = field(default_factory=list)
+    recipe_digest: str | None = None
 
     def __len__(self) -> int:
         return len(self.X)

@@ -87,7 +87,7 @@ def _assemble(plans, n_times, out, recipe, sfreq, ch_names) -> Windows:
             i += 1
     metadata = pd.concat([p[2] for p in plans], ignore_index=True)
     X, metadata = recipe.apply_windows(X, metadata)
-    return Windows(X, metadata, ch_names, sfreq, _bands(ch_names))
+    return Windows(X, metadata, ch_names, sfreq, _bands(ch_names), recipe.digest)
 
 
 def _check_same_layout(first: CachedRun, entry: CachedRun, tag: str) -> None:
@@ -250,7 +250,7 @@ def sliding_windows(dataset, subjects=None, recipe=None, length: float = 1.0, st
     ch_names = _data_names(first)
     if len(plans) == 1 and out is None and views[0] is not None:
         X, metadata = pre.recipe.apply_windows(views[0], plans[0][2])
-        return Windows(X, metadata, ch_names, first.sfreq, _bands(ch_names))
+        return Windows(X, metadata, ch_names, first.sfreq, _bands(ch_names), pre.recipe.digest)
     return _assemble(plans, n_len, out, pre.recipe, first.sfreq, ch_names)
 
 

@@ -1,0 +1,369 @@
+"""braindecode networks as scikit-learn classifiers that size themselves at fit."""
+from __future__ import annotations
+
+import inspect
+import warnings
+from functools import lru_cache
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+
+from ..errors import ConfigError, UnknownNameError
+from .signal import as_signal
+
+__all__ = ["DeepClassifier", "model_names", "model_class", "min_n_times"]
+
+#: Names used in papers and MOABB for braindecode classes, with fixed hyper-parameters.
+ALIASES = {
+    "ShallowConvNet": ("ShallowFBCSPNet", {}),
+    "DeepConvNet": ("Deep4Net", {}),
+    "EEGNet-8,2": ("EEGNet", {"F1": 8, "D": 2}),
+}
+
+
+@lru_cache(maxsize=1)
+def _models() -> dict:
+    import mne
+
+    with warnings.catch_warnings(), mne.utils.use_log_level("ERROR"):  # braindecode's import-time notices
+        warnings.simplefilter("ignore")
+        import braindecode.models as bm
+        from braindecode.models.base import EEGModuleMixin
+
+        return {n: getattr(bm, n) for n in bm.__all__
+                if inspect.isclass(getattr(bm, n)) and issubclass(getattr(bm, n), EEGModuleMixin)
+                and getattr(bm, n) is not EEGModuleMixin}
+
+
+def model_names() -> list[str]:
+    """Every braindecode model class name, plus the aliases in :data:`ALIASES`."""
+    return sorted(_models()) + sorted(ALIASES)
+
+
+def model_class(name: str):
+    """Resolve a braindecode model name or alias to ``(class, fixed_params)``.
+
+    Raises
+    ------
+    UnknownNameError
+        With the closest names, when ``name`` is not a braindecode model.
+    """
+    if not isinstance(name, str):
+        raise ConfigError(f"model must be a braindecode model name, got {type(name).__name__}")
+    if name in ALIASES:
+        target, fixed = ALIASES[name]
+        return _models()[target], dict(fixed)
+    models = _models()
+    if name not in models:
+        raise UnknownNameError("braindecode model", name, model_names())
+    return models[name], {}
+
+
+def _accepted(cls, params: dict) -> dict:
+    names = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in params.items() if k in names and v is not None}
+
+
+def _forward_ok(cls, params: dict, n_times: int) -> bool:
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = cls(**{**params, "n_times": n_times}).eval()
+            with torch.no_grad():
+                out = module(torch.zeros(2, params["n_chans"], n_times))
+        return out.shape[0] == 2
+    except (RuntimeError, ValueError, AssertionError, IndexError, ZeroDivisionError, TypeError):
+        return False
+
+
+def min_n_times(cls, params: dict, upper: int = 1 << 15) -> int | None:
+    """Smallest window length (samples) that the network accepts, or None above ``upper``."""
+    hi = 8
+    while hi <= upper and not _forward_ok(cls, params, hi):
+        hi *= 2
+    if hi > upper:
+        return None
+    lo = hi // 2  # known to fail (or below the first probe)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if _forward_ok(cls, params, mid) else (mid, hi)
+    return hi
+
+
+def _make_net_class():
+    import torch
+    from braindecode import EEGClassifier
+
+    class _Net(EEGClassifier):
+        """EEGClassifier with bfloat16 autocast on CUDA."""
+
+        def __init__(self, *args, amp=False, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.amp = amp
+
+        def infer(self, x, **fit_params):
+            if self.amp and str(self.device).startswith("cuda"):
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    return super().infer(x, **fit_params).float()
+            return super().infer(x, **fit_params)
+
+    return _Net
+
+
+def _augmentations(spec, sfreq, seed):
+    """braindecode transforms from names or ``{name: params}`` mappings."""
+    import braindecode.augmentation as aug
+
+    if not spec:
+        return []
+    items = [spec] if isinstance(spec, (str, dict)) else list(spec)
+    known = [n for n in aug.__all__ if n not in {"Transform", "IdentityTransform", "Compose",
+                                                 "AugmentedDataLoader", "functional"}]
+    transforms = []
+    for item in items:
+        name, params = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+        if name not in known:
+            raise UnknownNameError("augmentation", name, known)
+        cls = getattr(aug, name)
+        defaults = {"probability": 0.5, "random_state": seed, "sfreq": sfreq}
+        transforms.append(cls(**{**_accepted(cls, defaults), **(params or {})}))
+    return transforms
+
+
+class DeepClassifier(ClassifierMixin, BaseEstimator):
+    """A braindecode network trained with neurodecode's shared training loop.
+
+    Shape parameters (``n_chans``, ``n_outputs``, ``n_times``, ``sfreq``,
+    ``chs_info``) are read from the data at fit, so one definition runs on
+    any dataset. Training: AdamW with a cosine learning-rate schedule over
+    ``max_epochs``, early stopping on a stratified validation split of the
+    training data (best weights restored), class-weighted cross-entropy,
+    optional braindecode augmentations, fixed seeds, CUDA when present and
+    bfloat16 autocast on GPU.
+
+    Parameters
+    ----------
+    model : str
+        A braindecode model class name (``"ShallowFBCSPNet"``, ``"EEGNet"``,
+        ``"ATCNet"``...) or an alias (``"ShallowConvNet"``, ``"DeepConvNet"``,
+        ``"EEGNet-8,2"``).
+    model_params : dict | None
+        Extra keyword arguments of the model.
+    max_epochs : int
+        Upper bound on training epochs (and the cosine schedule's period).
+    batch_size : int
+    lr : float
+        Initial learning rate of AdamW.
+    weight_decay : float
+    patience : int
+        Epochs without validation-loss improvement before stopping.
+    valid_size : float
+        Share of the training windows held out for early stopping (0 disables
+        the split and early stopping).
+    class_weight : "balanced" | None
+        Weight the loss by inverse class frequency.
+    augment : list | None
+        braindecode augmentations by name, e.g. ``["FrequencyShift",
+        {"GaussianNoise": {"std": 0.1}}]``; applied with probability 0.5.
+    sfreq : float | None
+        Sampling frequency in Hz, for arrays (Epochs carry theirs).
+    seed : int
+        Seeds torch, NumPy and the validation split.
+    device : "auto" | str
+        ``"auto"`` picks CUDA when available, else the CPU.
+    amp : bool
+        bfloat16 mixed precision on CUDA (ignored on the CPU).
+    verbose : int
+        0 is quiet; 1 prints skorch's per-epoch table.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    net_ : braindecode.EEGClassifier
+        The fitted network.
+    scale_ : float
+        Inputs are multiplied by this (1 / training standard deviation), so
+        volts and microvolts train alike.
+    n_chans_, n_times_ : int
+    sfreq_ : float | None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(40, 4, 128)).astype("float32"), np.repeat(["a", "b"], 20)
+    >>> clf = DeepClassifier("ShallowFBCSPNet", max_epochs=2, sfreq=128.0).fit(X, y)
+    >>> clf.predict_proba(X).shape
+    (40, 2)
+    """
+
+    def __init__(self, model="ShallowFBCSPNet", model_params=None, max_epochs=100, batch_size=64,
+                 lr=1e-3, weight_decay=1e-2, patience=20, valid_size=0.2, class_weight="balanced",
+                 augment=None, sfreq=None, seed=42, device="auto", amp=True, verbose=0):
+        self.model = model
+        self.model_params = model_params
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.valid_size = valid_size
+        self.class_weight = class_weight
+        self.augment = augment
+        self.sfreq = sfreq
+        self.seed = seed
+        self.device = device
+        self.amp = amp
+        self.verbose = verbose
+
+    # -- helpers -----------------------------------------------------------
+    def _signal(self, X):
+        from mne import BaseEpochs
+
+        chs_info = X.info["chs"] if isinstance(X, BaseEpochs) else None
+        if isinstance(X, BaseEpochs) or self.sfreq is not None:
+            X, sfreq = as_signal(X, self.sfreq, "DeepClassifier")
+        else:
+            X, sfreq = np.asarray(X), None
+            if X.ndim != 3:
+                raise ConfigError(f"DeepClassifier expects (n_windows, n_chans, n_times), got {X.shape}")
+        return X, sfreq, chs_info
+
+    def _module_params(self, cls, fixed, n_chans, n_times, sfreq, chs_info):
+        signal = {"n_chans": n_chans, "n_outputs": len(self.classes_), "n_times": n_times,
+                  "sfreq": sfreq, "chs_info": chs_info}
+        if sfreq is not None and "input_window_seconds" in inspect.signature(cls.__init__).parameters:
+            signal["input_window_seconds"] = n_times / sfreq
+        return {**_accepted(cls, signal), **fixed, **(self.model_params or {})}
+
+    def _check_length(self, cls, params, sfreq):
+        if _forward_ok(cls, params, params["n_times"]):
+            return
+        need = min_n_times(cls, {k: v for k, v in params.items()
+                                 if k not in {"n_times", "input_window_seconds"}})
+        have = params["n_times"]
+        at = f" ({have / sfreq:g} s at {sfreq:g} Hz)" if sfreq else ""
+        if need is None:
+            raise ConfigError(f"{self.model} cannot be built for {params['n_chans']} channels and "
+                              f"{have} samples{at}; check model_params")
+        secs = f" = {need / sfreq:g} s" if sfreq else ""
+        raise ConfigError(
+            f"windows of {have} samples{at} are too short for {self.model}: its receptive field "
+            f"needs n_times >= {need}{secs}; use longer windows, a higher sfreq or a smaller model"
+        )
+
+    def _device(self):
+        import torch
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    # -- estimator API -----------------------------------------------------
+    def fit(self, X, y):
+        """Build the network for these windows and train it."""
+        cls, fixed = model_class(self.model)  # first: imports braindecode quietly
+
+        import torch
+        from braindecode.util import set_random_seeds
+        from skorch.callbacks import EarlyStopping, LRScheduler
+        from skorch.dataset import ValidSplit
+
+        X, sfreq, chs_info = self._signal(X)
+        y = np.asarray(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ConfigError(f"DeepClassifier needs at least 2 classes, got {list(self.classes_)}")
+        _, self.n_chans_, self.n_times_ = X.shape
+        self.sfreq_ = sfreq
+        params = self._module_params(cls, fixed, self.n_chans_, self.n_times_, sfreq, chs_info)
+        self._check_length(cls, params, sfreq)
+        std = float(np.std(X))
+        self.scale_ = 1.0 / std if std > 0 else 1.0
+        device = self._device()
+        set_random_seeds(self.seed, cuda=device.startswith("cuda"))
+        callbacks = [("lr_scheduler", LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR,
+                                                   T_max=self.max_epochs))]
+        split = None
+        if self.valid_size:
+            split = ValidSplit(self.valid_size, stratified=True, random_state=self.seed)
+            callbacks.append(("early_stopping", EarlyStopping(patience=self.patience, load_best=True)))
+        weight = None
+        if self.class_weight == "balanced":
+            weight = torch.as_tensor(compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
+                                                          y=y_idx), dtype=torch.float32)
+        transforms = _augmentations(self.augment, sfreq, self.seed)
+        extra = {}
+        if transforms:
+            from braindecode.augmentation import AugmentedDataLoader
+            extra = {"iterator_train": AugmentedDataLoader, "iterator_train__transforms": transforms}
+        self.module_params_ = params
+        self.net_ = self._build_net(cls, params, device, criterion__weight=weight, train_split=split,
+                                    callbacks=callbacks, **extra)
+        with warnings.catch_warnings():
+            if not self.verbose:
+                warnings.simplefilter("ignore")
+            self.net_.fit(self._scaled(X), y_idx)
+        return self
+
+    def _build_net(self, cls, params, device, **settings):
+        import torch
+
+        return _make_net_class()(
+            cls, **{f"module__{k}": v for k, v in params.items()},
+            criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, optimizer__lr=self.lr,
+            optimizer__weight_decay=self.weight_decay, batch_size=self.batch_size,
+            max_epochs=self.max_epochs, device=device, amp=self.amp, verbose=self.verbose,
+            classes=list(range(len(self.classes_))), iterator_train__shuffle=True,
+            iterator_train__drop_last=False,  # small calibration sets are smaller than a batch
+            **settings,
+        )
+
+    # Networks with parametrized weights (max-norm constraints) cannot be
+    # pickled whole, so a fitted classifier pickles its weights only.
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "net_" in state:
+            import io
+
+            import torch
+
+            buffer = io.BytesIO()
+            torch.save({k: v.cpu() for k, v in self.net_.module_.state_dict().items()}, buffer)
+            state["net_"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if isinstance(state.get("net_"), bytes):
+            import io
+
+            import torch
+
+            cls, _ = model_class(self.model)
+            device = self._device()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.net_ = self._build_net(cls, self.module_params_, device, train_split=None).initialize()
+            weights = torch.load(io.BytesIO(state["net_"]), map_location=device, weights_only=True)
+            self.net_.module_.load_state_dict(weights)
+            self.net_.signal_args_set_ = True  # else braindecode re-sizes (re-initialises) it on partial_fit
+
+    def _scaled(self, X) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float32) * np.float32(self.scale_))
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_windows, n_classes)."""
+        check_is_fitted(self, "net_")
+        X, _, _ = self._signal(X)
+        if X.shape[1:] != (self.n_chans_, self.n_times_):
+            raise ConfigError(f"this network was trained on windows of {self.n_chans_} channels x "
+                              f"{self.n_times_} samples, got {X.shape[1]} x {X.shape[2]}")
+        return self.net_.predict_proba(self._scaled(X))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
