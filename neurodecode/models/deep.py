@@ -225,12 +225,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         from mne import BaseEpochs
 
         chs_info = X.info["chs"] if isinstance(X, BaseEpochs) else None
-        if isinstance(X, BaseEpochs) or self.sfreq is not None:
-            X, sfreq = as_signal(X, self.sfreq, "DeepClassifier")
-        else:
-            X, sfreq = np.asarray(X), None
-            if X.ndim != 3:
-                raise ConfigError(f"DeepClassifier expects (n_windows, n_chans, n_times), got {X.shape}")
+        X, sfreq = as_signal(X, self.sfreq, "DeepClassifier", require_sfreq=False)
         return X, sfreq, chs_info
 
     def _module_params(self, cls, fixed, n_chans, n_times, sfreq, chs_info):

@@ -9,10 +9,11 @@ from ..errors import ConfigError
 __all__ = ["as_signal", "stimulus_frequencies"]
 
 
-def as_signal(X, sfreq: float | None, who: str) -> tuple[np.ndarray, float]:
+def as_signal(X, sfreq: float | None, who: str, require_sfreq: bool = True) -> tuple[np.ndarray, float | None]:
     """Return ``(array of shape (n, chans, times), sfreq)`` from an array or Epochs.
 
-    Epochs carry their own sampling frequency; a plain array needs ``sfreq``.
+    Epochs carry their own sampling frequency; a plain array needs ``sfreq``
+    unless ``require_sfreq`` is False (then it may be None).
     """
     if isinstance(X, BaseEpochs):
         return X.get_data(copy=False), float(X.info["sfreq"])
@@ -20,6 +21,8 @@ def as_signal(X, sfreq: float | None, who: str) -> tuple[np.ndarray, float]:
     if X.ndim != 3:
         raise ConfigError(f"{who} expects windows of shape (n_windows, n_chans, n_times), got {X.shape}")
     if sfreq is None:
+        if not require_sfreq:
+            return X, None
         raise ConfigError(f"{who} needs the sampling frequency: set sfreq=<Hz> or pass mne.Epochs")
     return X, float(sfreq)
 

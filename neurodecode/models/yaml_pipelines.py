@@ -20,6 +20,7 @@ import importlib
 from pathlib import Path
 
 from sklearn.base import BaseEstimator
+from sklearn.pipeline import make_pipeline
 
 from ..errors import ConfigError, UnknownNameError
 from ..yamlio import read_yaml_mapping
@@ -87,14 +88,15 @@ def load_pipeline_file(path: str | Path) -> dict:
     steps = spec["pipeline"]
     if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
         raise ConfigError(f"{path}: 'pipeline' must be a non-empty list of steps with name/from/parameters")
+    components = []
     for i, step in enumerate(steps, 1):
         where = f"{path}: step {i} ({step.get('name')})"
         cls = _step_class(step, where)
-        try:
-            create_pipeline_from_config([copy.deepcopy(step)])  # MOABB's own builder, one step at a time
+        try:  # MOABB's own builder, one step at a time so that errors name the step
+            components.append(create_pipeline_from_config([copy.deepcopy(step)]).steps[0][1])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: invalid parameters for {cls.__name__} ({exc})") from exc
-    pipeline = create_pipeline_from_config(copy.deepcopy(steps))
+    pipeline = make_pipeline(*components)
     training = spec.get("training") or {}
     if not isinstance(training, dict):
         raise ConfigError(f"{path}: 'training' must be a mapping of DeepClassifier settings")
