@@ -60,3 +60,14 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def needs_class_names(estimator) -> bool:
+    """Whether an estimator reads stimulation frequencies from the class names (CCA, FBCCA,
+    TRCA, the ``"ssvep"`` filter bank), so MOABB must keep the dataset's labels (``mne_labels``)."""
+    from .filterbank import FilterBank
+    from .ssvep import CCA, FBCCA, TRCA
+
+    parts = [estimator, *estimator.get_params(deep=True).values()]
+    return any(isinstance(p, (CCA, FBCCA, TRCA)) or (isinstance(p, FilterBank) and p.bands == "ssvep")
+               for p in parts)

@@ -20,6 +20,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import mne
@@ -117,8 +118,10 @@ class RunCache:
         meta = json.loads(meta_file.read_text())
         info = pickle.loads((folder / "info.pkl").read_bytes())
         ann = meta["annotations"]
+        # MNE parses only "YYYY-MM-DD hh:mm:ss", so the ISO string is converted back here
+        orig_time = None if ann["orig_time"] is None else datetime.fromisoformat(ann["orig_time"])
         annotations = mne.Annotations(ann["onset"], ann["duration"], ann["description"],
-                                      orig_time=ann["orig_time"])
+                                      orig_time=orig_time)
         data = np.load(folder / "data.npy", mmap_mode="r")
         events = meta.get("stim_events")
         return CachedRun(data, info, annotations, int(meta["first_samp"]), folder,

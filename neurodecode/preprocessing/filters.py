@@ -167,9 +167,17 @@ class Resample(RawStep):
 
 
 def _decimate(raw, k: int):
+    """Keep every k-th sample; a stim channel keeps the largest code of the k samples up to
+    each kept one, so events survive and are never reported before they happen."""
     import mne
 
-    data = raw.get_data()[:, ::k]
+    full = raw.get_data()
+    data = full[:, ::k]
+    n_new = data.shape[1]
+    for i in mne.pick_types(raw.info, meg=False, stim=True):
+        padded = np.zeros(n_new * k)
+        padded[k - 1:k - 1 + full.shape[1]] = full[i][:n_new * k - k + 1]
+        data[i] = padded.reshape(n_new, k).max(axis=1)
     info = raw.info.copy()
     with info._unlock():
         info["sfreq"] = raw.info["sfreq"] / k

@@ -43,6 +43,11 @@ def _data_names(run: CachedRun) -> list[str]:
     return [run.ch_names[i] for i in np.arange(len(run.ch_names))[_data_picks(run)]]
 
 
+def data_signal(run: CachedRun) -> tuple[np.ndarray, list[str]]:
+    """The data channels of a run ``(n_chans, n_times)`` (a view when contiguous) and their names."""
+    return run.data[_data_picks(run)], _data_names(run)
+
+
 def _bands(ch_names) -> list:
     bands = []
     for name in ch_names:

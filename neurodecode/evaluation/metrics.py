@@ -1,0 +1,132 @@
+"""Pseudo-online metrics: nMCC, Wolpaw ITR, idle false positives, latency, trial accuracy.
+
+Every decision is one window's output at its end time. Decisions inside guard
+margins or other, unscored events are left out of the scores (``scored``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, matthews_corrcoef
+
+from ..windows import IDLE
+
+__all__ = ["nmcc", "wolpaw_itr", "decision_metrics", "METRIC_COLUMNS"]
+
+#: Columns added to MOABB's result rows by pseudo-online evaluations.
+METRIC_COLUMNS = ["mcc", "itr", "accuracy", "balanced_accuracy", "idle_fpr", "task_tpr",
+                  "latency_mean", "latency_median", "trials_detected", "trial_accuracy",
+                  "n_decisions", "infer_mean_ms", "infer_p99_ms", "rtf"]
+
+
+def nmcc(truth, pred) -> float:
+    """Normalised Matthews correlation ``(MCC + 1) / 2`` in [0, 1]; chance is 0.5.
+
+    Examples
+    --------
+    >>> nmcc(["a", "b", "idle"], ["a", "b", "idle"]), nmcc(["a", "b"], ["b", "a"])
+    (1.0, 0.0)
+    """
+    return (matthews_corrcoef(truth, pred) + 1) / 2
+
+
+def wolpaw_itr(accuracy: float, n_classes: int, step: float) -> float:
+    """Wolpaw information transfer rate in bits/min.
+
+    ``B = log2 N + P log2 P + (1 - P) log2((1 - P) / (N - 1))`` bits per
+    decision, with ``N`` classes (task classes plus idle) and accuracy
+    ``P``; one decision every ``step`` seconds gives ``B * 60 / step``. Below
+    chance (``P <= 1/N``) the rate is 0.
+
+    Examples
+    --------
+    >>> round(wolpaw_itr(1.0, 4, 1.0), 6), wolpaw_itr(0.25, 4, 1.0)
+    (120.0, 0.0)
+    """
+    n, p = int(n_classes), float(accuracy)
+    if n < 2 or p <= 1 / n:
+        return 0.0
+    bits = np.log2(n) + p * np.log2(p)
+    if p < 1:
+        bits += (1 - p) * np.log2((1 - p) / (n - 1))
+    return float(bits * 60.0 / step)
+
+
+def decision_metrics(decisions: pd.DataFrame, trials: pd.DataFrame, n_classes: int,
+                     step: float, duration: float) -> dict:
+    """Scores of one replayed run.
+
+    Parameters
+    ----------
+    decisions : DataFrame
+        One row per window: ``time`` (s, the decision time), ``truth``,
+        ``prediction``, ``scored`` (bool), ``trial`` (-1 outside trials) and
+        ``infer_s`` (inference time in s of the windows timed, NaN for others).
+    trials : DataFrame
+        The trials that start inside the replayed stretch: ``trial`` (the id
+        used in ``decisions``), ``onset`` (s, cue + interval start) and ``label``.
+    n_classes : int
+        Task classes plus idle.
+    step : float
+        Seconds between decisions.
+    duration : float
+        Seconds of signal replayed. The real-time factor is the mean
+        inference time per window times the number of windows over it.
+
+    Returns
+    -------
+    metrics : dict
+        ``score`` (nMCC) and :data:`METRIC_COLUMNS`. Latencies are seconds from
+        a trial's onset to its first correct decision, over detected trials.
+    """
+    scored = decisions[decisions["scored"].to_numpy(bool)]
+    truth = scored["truth"].to_numpy(object)
+    pred = scored["prediction"].to_numpy(object)
+    idle = truth == IDLE
+    mcc = matthews_corrcoef(truth, pred) if len(truth) else np.nan
+    acc = accuracy_score(truth, pred) if len(truth) else np.nan
+    latencies, votes = _per_trial(decisions, trials)
+    infer = decisions["infer_s"].dropna().to_numpy(float)
+    return {
+        "score": (mcc + 1) / 2,
+        "mcc": mcc,
+        "itr": wolpaw_itr(acc, n_classes, step),
+        "accuracy": acc,
+        "balanced_accuracy": balanced_accuracy_score(truth, pred) if len(truth) else np.nan,
+        "idle_fpr": float(np.mean(pred[idle] != IDLE)) if idle.any() else np.nan,
+        "task_tpr": float(np.mean(pred[~idle] == truth[~idle])) if (~idle).any() else np.nan,
+        "latency_mean": float(np.mean(latencies)) if latencies else np.nan,
+        "latency_median": float(np.median(latencies)) if latencies else np.nan,
+        "trials_detected": len(latencies) / len(trials) if len(trials) else np.nan,
+        "trial_accuracy": float(np.mean(votes)) if votes else np.nan,
+        "n_decisions": float(len(truth)),
+        "infer_mean_ms": float(infer.mean() * 1e3),
+        "infer_p99_ms": float(np.percentile(infer, 99) * 1e3),
+        "rtf": float(infer.mean() * len(decisions) / duration),
+    }
+
+
+def _per_trial(decisions: pd.DataFrame, trials: pd.DataFrame):
+    """Latency of each detected trial, and whether each trial's majority vote is right.
+
+    The vote is over the trial's non-idle decisions; a trial with none counts as wrong.
+    """
+    latencies, votes = [], []
+    trial_ids = decisions["trial"].to_numpy()
+    times = decisions["time"].to_numpy(float)
+    pred = decisions["prediction"].to_numpy(object)
+    for k, onset, label in trials[["trial", "onset", "label"]].itertuples(index=False):
+        mine = trial_ids == k
+        if not mine.any():
+            votes.append(False)
+            continue
+        hit = mine & (pred == label)
+        if hit.any():
+            latencies.append(float(times[hit][0] - onset))
+        active = pred[mine][pred[mine] != IDLE]
+        if len(active) == 0:
+            votes.append(False)
+            continue
+        names, counts = np.unique(active.astype(str), return_counts=True)
+        votes.append(names[counts.argmax()] == label)
+    return latencies, votes

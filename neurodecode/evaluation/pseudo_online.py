@@ -1,0 +1,406 @@
+"""Pseudo-online evaluation: recordings replayed in time order, with an idle state.
+
+After Carrara & Papadopoulo (J. Neural Eng. 2024), "Pseudo-online framework
+for BCI evaluation: a MOABB perspective", without its train/test leak: whole
+runs (or a later stretch of a single run) are held out, never shuffled windows.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from time import perf_counter
+
+import mne
+import numpy as np
+import pandas as pd
+from moabb.datasets.preprocessing import FixedTransformer
+from moabb.evaluations.base import BaseEvaluation
+from sklearn.base import BaseEstimator, clone
+
+from ..errors import ConfigError
+from ..models.online import DecisionSmoother, IdleThreshold
+from ..preprocessing import PreprocessedDataset, Recipe, RunCache
+from ..windows import IDLE
+from .metrics import METRIC_COLUMNS, decision_metrics
+from .splits import SPLITS, Fold, cross_session_folds, cross_subject_folds, within_session_folds
+from .stream import check_length, check_same_layout, make_stream, replay, training_windows, windows_at
+
+__all__ = ["PseudoOnlineEvaluation"]
+
+_IDLE_MODES = ("class", "threshold")
+
+
+class PseudoOnlineSettings(FixedTransformer):
+    """Stands for the data path of a pseudo-online evaluation in MOABB's results store.
+
+    Its repr carries every setting that changes the results, so MOABB's
+    results keys change with them.
+    """
+
+    def __init__(self, settings: str):
+        super().__init__()
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        return f"PseudoOnlineSettings({self.settings})"
+
+    def transform(self, X, y=None):
+        return X
+
+
+class PseudoOnlineEvaluation(BaseEvaluation):
+    """Replay held-out runs as if they were arriving live, and score every decision.
+
+    1. **Truth.** In every run, each event of the paradigm is active from cue
+       + ``interval[0]`` to cue + ``interval[1]`` (the dataset's interval);
+       every other sample is ``idle``. Classes named in ``rest`` count as
+       idle; the dataset's other events are neither and are not scored.
+    2. **Training**, on the training runs only, with the causal recipe:
+       windows of ``window`` seconds every ``train_step`` seconds that lie
+       wholly inside a trial (its class) or wholly in idle time.
+       ``idle="class"`` trains N+1 classes on them, with idle windows drawn at
+       random (``random_state``) to ``idle_ratio`` times the mean class size;
+       ``idle="threshold"`` trains the N task classes and tunes a confidence
+       threshold (:class:`~neurodecode.models.online.IdleThreshold`) by
+       grouped cross-validation on the same training windows.
+    3. **Replay.** The held-out run, through the causal variant of the recipe,
+       is cut into windows of ``window`` seconds every ``step`` seconds; each
+       window is scored alone and is a decision at its end time. Optional
+       smoothing (:class:`~neurodecode.models.online.DecisionSmoother`, or
+       ``smoothing=``) uses past windows only.
+    4. **Splits** (``split``): ``"within-session"``: leave one run out, or for
+       a single-run session train on its first ``train_fraction`` and replay
+       the rest after a gap of ``gap`` seconds (at least one window);
+       ``"cross-session"``: train on the earlier sessions, replay each run of
+       a later one; ``"cross-subject"``: train on the other subjects.
+    5. **Scores**, one row per (subject, session, replayed run, pipeline):
+       ``score`` is nMCC = (MCC + 1) / 2 over the N+1 classes; ``itr`` is the
+       Wolpaw rate in bits/min, ``B = log2 N + P log2 P + (1-P) log2((1-P)/(N-1))``
+       bits per decision for N = task classes + 1 and accuracy P, times
+       ``60 / step``; plus accuracy, balanced accuracy, idle false-positive
+       rate, task true-positive rate, mean and median latency (s, from trial
+       onset to its first correct decision), trial accuracy (majority of a
+       trial's non-idle decisions), and inference time per window (mean, p99,
+       ms) with the real-time factor (inference time / replayed duration).
+       ``run`` is the replayed run's name as a number (NaN when not numeric).
+
+    Parameters
+    ----------
+    paradigm : moabb.paradigms.base.BaseParadigm
+        Gives the classes (``used_events``), the band-pass (one band), the
+        resampling rate and the channels; its filter runs causally.
+    datasets : list of BaseDataset | None
+    window, step : float
+        Window length and decision interval in seconds.
+    idle : "class" | "threshold"
+    rest : list of str
+        Dataset classes that mean "no task" (Kalunga2016 ``"rest"``,
+        PhysionetMI ``"rest"`` = T0); they become idle.
+    guard : float
+        Seconds either side of each change of truth left out of the scores.
+    split : "within-session" | "cross-session" | "cross-subject"
+    recipe : Recipe | dict | list | str | None
+        Raw preprocessing; its causal variant is used for training and replay.
+    train_step : float | None
+        Step of training windows in seconds (default: ``step``).
+    idle_ratio : float
+        Idle training windows per task class window (``idle="class"``).
+    train_fraction, gap : float
+        Chronological split of single-run sessions; ``gap`` in seconds
+        (default and minimum: one window).
+    smoothing : dict | None
+        ``{"method": "mean" | "vote", "k": int}``: wraps every pipeline not
+        already a :class:`~neurodecode.models.online.DecisionSmoother`.
+    threshold_cv : int
+        Folds to tune the idle threshold.
+    timed_windows : int | None
+        Windows per replay scored alone and timed (``None``: all); see
+        :func:`~neurodecode.evaluation.replay`.
+    predictions_dir : str | Path | None
+        Save each replay's decisions there as parquet (one file per run and pipeline).
+    cache : bool | RunCache
+        Cache of preprocessed runs.
+    random_state, overwrite, error_score, suffix, hdf5_path
+        As in MOABB evaluations.
+    %(verbose)s
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from moabb.paradigms import LeftRightImagery
+    >>> from neurodecode.datasets import SyntheticMI
+    >>> ev = PseudoOnlineEvaluation(LeftRightImagery(), [SyntheticMI(n_subjects=1)],
+    ...                             window=1.0, step=0.1, hdf5_path=tempfile.mkdtemp())
+    >>> ev.split, ev.idle
+    ('within-session', 'class')
+    """
+
+    _eval_type = "PseudoOnline"
+
+    @mne.utils.verbose
+    def __init__(self, paradigm, datasets=None, window: float = 1.0, step: float = 0.1,
+                 idle: str = "class", rest=(), guard: float = 0.0, split: str = "within-session",
+                 recipe=None, train_step: float | None = None, idle_ratio: float = 1.0,
+                 train_fraction: float = 0.5, gap: float | None = None, smoothing: dict | None = None,
+                 threshold_cv: int = 3, timed_windows: int | None = 200, predictions_dir=None, cache: bool | RunCache = True,
+                 random_state: int | None = None, overwrite: bool = False,
+                 error_score="raise", suffix: str = "", hdf5_path: str | None = None, verbose=None):
+        _check_settings(window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,
+                        smoothing)
+        self.window, self.step, self.idle, self.rest = float(window), float(step), idle, tuple(rest)
+        self.guard, self.split, self.recipe = float(guard), split, Recipe.coerce(recipe)
+        if self.recipe.window_steps:
+            raise ConfigError(f"window steps ({', '.join(s.name for s in self.recipe.window_steps)}) "
+                              "look at many windows at once, which a live stream cannot; remove "
+                              "them from the pseudo-online recipe")
+        self.train_step = float(train_step) if train_step is not None else self.step
+        self.idle_ratio, self.train_fraction = float(idle_ratio), float(train_fraction)
+        self.gap = self.window if gap is None else max(float(gap), self.window)
+        self.smoothing, self.threshold_cv, self.timed_windows = smoothing, threshold_cv, timed_windows
+        self.predictions_dir = None if predictions_dir is None else Path(predictions_dir)
+        self.cache = cache
+        super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
+                         overwrite=overwrite, error_score=error_score, suffix=suffix,
+                         hdf5_path=hdf5_path, additional_columns=["run", *METRIC_COLUMNS])
+
+    # -- MOABB interface -------------------------------------------------------
+    def is_valid(self, dataset) -> bool:
+        if self.split == "cross-session":
+            return dataset.n_sessions >= 2
+        if self.split == "cross-subject":
+            return len(dataset.subject_list) >= 2
+        return True
+
+    def _get_incompatibility_reason(self, dataset) -> str:
+        if self.split == "cross-session":
+            return f"cross-session needs 2 or more sessions, {dataset.code} has {dataset.n_sessions}"
+        return f"cross-subject needs 2 or more subjects, {dataset.code} has {len(dataset.subject_list)}"
+
+    def process(self, pipelines: dict, param_grid=None, postprocess_pipeline=None) -> pd.DataFrame:
+        """Evaluate every pipeline on every dataset; results go to MOABB's results store.
+
+        Subjects already in the store for a pipeline are skipped unless
+        ``overwrite=True``. Returns the stored rows of these pipelines.
+        """
+        if not isinstance(pipelines, dict) or not all(isinstance(p, BaseEstimator)
+                                                      for p in pipelines.values()):
+            raise ConfigError("pipelines must be a dict of {name: scikit-learn estimator}")
+        if param_grid or postprocess_pipeline is not None:
+            raise ConfigError("pseudo-online evaluation takes no param_grid or postprocess_pipeline")
+        frames = []
+        for dataset in self.datasets:
+            stamp = self.settings_stamp(dataset)
+            for res in self.evaluate(dataset, pipelines, None, stamp):
+                self.push_result(res, pipelines, stamp)
+            frames.append(self.results.to_dataframe(pipelines=pipelines, process_pipeline=stamp))
+        return pd.concat(frames, ignore_index=True)
+
+    def evaluate(self, dataset, pipelines, param_grid, process_pipeline, postprocess_pipeline=None):
+        """Yield result rows (MOABB's dict format) of the subjects not yet computed."""
+        for subject in dataset.subject_list:
+            todo = self.results.not_yet_computed(pipelines, dataset, subject, process_pipeline)
+            if todo:
+                yield from self.evaluate_subject(dataset, subject, todo)
+
+    # -- the work --------------------------------------------------------------
+    def settings_stamp(self, dataset) -> PseudoOnlineSettings:
+        """The process-pipeline stand-in whose repr keys the results store."""
+        keys = ("window", "step", "idle", "rest", "guard", "split", "train_step", "idle_ratio",
+                "train_fraction", "gap", "smoothing", "threshold_cv", "random_state")
+        text = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
+        return PseudoOnlineSettings(f"{text}, recipe={self.online_recipe(dataset).digest}")
+
+    def online_recipe(self, dataset=None) -> Recipe:
+        """The causal recipe: this evaluation's raw steps, then the paradigm's channels, band and rate."""
+        steps = [{s.name: s.get_params()} for s in self.recipe.raw_steps]
+        tail = [steps.pop()] if steps and "filter_bank" in steps[-1] else []
+        p = self.paradigm
+        steps.append({"pick": {"types": ["eeg"], "include": getattr(p, "channels", None)}})
+        filters = getattr(p, "filters", None) or []
+        if len(filters) > 1:
+            raise ConfigError(f"{type(p).__name__} has {len(filters)} bands; for a filter bank "
+                              "use a paradigm with one band and a filter_bank recipe step")
+        if filters and any(f is not None for f in filters[0]):
+            lo, hi = filters[0]
+            steps.append({"bandpass": {"l_freq": lo, "h_freq": hi, "method": "iir", "order": 4}})
+        if getattr(p, "resample", None):
+            steps.append({"resample": {"sfreq": float(p.resample)}})
+        return Recipe(steps + tail, name=self.recipe.name).causal()
+
+    def _classes(self, dataset) -> tuple[list, dict, dict]:
+        """Task classes, the events that build the truth (with rest) and the other events."""
+        unknown = [r for r in self.rest if r not in dataset.event_id]
+        if unknown:
+            raise ConfigError(f"rest class(es) {unknown} not in {dataset.code}'s events "
+                              f"{sorted(dataset.event_id)}")
+        used = self.paradigm.used_events(dataset)
+        classes = [c for c in used if c not in self.rest]
+        if len(classes) < 2:
+            raise ConfigError(f"{dataset.code}: pseudo-online needs two or more task classes, "
+                              f"got {classes}")
+        events = {k: dataset.event_id[k] for k in [*classes, *self.rest]}
+        other = {k: v for k, v in dataset.event_id.items() if k not in events}
+        length = dataset.interval[1] - dataset.interval[0]
+        if self.window > length + 1e-9:
+            raise ConfigError(f"window of {self.window:g} s is longer than a trial of {dataset.code} "
+                              f"(task interval {dataset.interval[0]:g}-{dataset.interval[1]:g} s "
+                              f"after the cue, {length:g} s); use window <= {length:g}")
+        return classes, events, other
+
+    def streams(self, dataset, subject) -> dict:
+        """``{session: [RunStream]}`` of the runs of a subject that contain task events."""
+        classes, events, other = self._classes(dataset)
+        pre = PreprocessedDataset(dataset, self.online_recipe(dataset), cache=self.cache)
+        out = {}
+        for session, runs in sorted(pre.runs(subject).items(), key=lambda kv: _natural(kv[0])):
+            made = [make_stream(entry, subject, session, run, events, self.rest, other,
+                                dataset.interval, self.guard)
+                    for run, entry in sorted(runs.items(), key=lambda kv: _natural(kv[0]))]
+            for stream in made:
+                check_length(stream, int(round(self.window * stream.sfreq)))
+            made = [s for s in made if s.has_task]
+            if made:
+                out[str(session)] = made
+        if not out:
+            raise ConfigError(f"{dataset.code} subject {subject}: no run has events of {classes}")
+        return out
+
+    def folds(self, dataset, subject) -> list[Fold]:
+        """The train/replay folds of one subject under this evaluation's split."""
+        sessions = self.streams(dataset, subject)
+        first = next(iter(sessions.values()))[0]
+        n_len = int(round(self.window * first.sfreq))
+        if self.split == "within-session":
+            return list(within_session_folds(sessions, n_len, self.train_fraction,
+                                             int(round(self.gap * first.sfreq))))
+        if self.split == "cross-session":
+            return list(cross_session_folds(sessions))
+        by_subject = {s: (sessions if s == subject else self.streams(dataset, s))
+                      for s in dataset.subject_list}
+        return list(cross_subject_folds(subject, by_subject))
+
+    def training_set(self, fold: Fold, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+        """``X, y, groups`` and window metadata (stream, start, stop) to train a fold on."""
+        first = fold.train[0]
+        n_len = int(round(self.window * first.sfreq))
+        n_step = max(int(round(self.train_step * first.sfreq)), 1)
+        parts = []
+        for i, stream in enumerate(fold.train):
+            w = training_windows(stream, n_len, n_step)
+            w["stream"] = i
+            parts.append(w)
+        meta = pd.concat(parts, ignore_index=True)
+        task = meta["label"] != IDLE
+        where = f"{first.tag} and the other training runs"
+        if not task.any():
+            raise ConfigError(f"{where}: no window of {self.window:g} s fits inside a trial")
+        idle_rows = np.flatnonzero(~task)
+        if len(idle_rows) == 0:
+            raise ConfigError(f"idle={self.idle!r} needs idle time in the training runs, but "
+                              f"{where} have none (every sample is inside a task interval); declare "
+                              "rest classes with rest=[...] or use a dataset with pauses")
+        n_idle = min(len(idle_rows), math.ceil(self.idle_ratio * task.sum() / len(classes)))
+        rng = np.random.default_rng(self.random_state)
+        keep = np.sort(np.r_[np.flatnonzero(task), rng.choice(idle_rows, n_idle, replace=False)])
+        meta = meta.iloc[keep].reset_index(drop=True)
+        meta["stop"] = meta["start"] + n_len
+        X = np.concatenate([windows_at(fold.train[i], g["start"].to_numpy(), n_len)
+                            for i, g in meta.groupby("stream", sort=True)]).astype(np.float32)
+        groups = pd.factorize(pd.Series(list(zip(meta["stream"], meta["group"]))))[0]
+        return X, meta["label"].to_numpy(object), groups, meta
+
+    def prepare(self, pipeline, sfreq: float):
+        """A fresh copy of ``pipeline`` with ``sfreq`` filled in and the online layers added."""
+        est = clone(pipeline)
+        fill = {k: sfreq for k, v in est.get_params(deep=True).items()
+                if (k == "sfreq" or k.endswith("__sfreq")) and v is None}
+        est.set_params(**fill)
+        smoother = est if isinstance(est, DecisionSmoother) else \
+            (DecisionSmoother(None, **self.smoothing) if self.smoothing else None)
+        core = est.estimator if isinstance(est, DecisionSmoother) else est
+        if self.idle == "threshold":
+            core = IdleThreshold(core, cv=self.threshold_cv)
+        return core if smoother is None else clone(smoother).set_params(estimator=core)
+
+    def evaluate_subject(self, dataset, subject, pipelines: dict) -> list[dict]:
+        """Rows of one subject for every pipeline (MOABB's dict format, plus our metrics)."""
+        classes, _, _ = self._classes(dataset)
+        rows = []
+        for fold in self.folds(dataset, subject):
+            check_same_layout([*fold.train, fold.test], f"{dataset.code} subject {subject}")
+            X, y, groups, _ = self.training_set(fold, classes)
+            test = fold.test
+            n_len = int(round(self.window * test.sfreq))
+            n_step = int(round(self.step * test.sfreq))
+            if n_step < 1:
+                raise ConfigError(f"step {self.step:g} s is shorter than one sample at "
+                                  f"{test.sfreq:g} Hz")
+            for name, pipeline in pipelines.items():
+                rows.append(self._run(dataset, subject, name, pipeline, X, y, groups, test,
+                                      n_len, n_step, len(classes) + 1))
+        return rows
+
+    def _run(self, dataset, subject, name, pipeline, X, y, groups, test, n_len, n_step, n_classes):
+        row = {"dataset": dataset, "subject": subject, "session": test.session, "pipeline": name,
+               "n_samples": len(y), "n_channels": X.shape[1], "n_classes": n_classes,
+               "run": _run_number(test)}
+        try:
+            est = self.prepare(pipeline, test.sfreq)
+            t0 = perf_counter()
+            est.fit(X, y, groups=groups) if self.idle == "threshold" else est.fit(X, y)
+            row["time"] = perf_counter() - t0
+            decisions = replay(est, test, n_len, n_step, self.timed_windows)
+        except Exception as exc:  # noqa: BLE001  (MOABB's error_score contract)
+            if self.error_score == "raise":
+                raise
+            mne.utils.logger.warning(f"{name} failed on {dataset.code} subject {subject} "
+                                     f"{test.tag}: {type(exc).__name__}: {exc}")
+            return {**row, "time": np.nan, "score": self.error_score, "n_samples_test": 0,
+                    **{c: np.nan for c in METRIC_COLUMNS}}
+        metrics = decision_metrics(decisions, test.trials(n_len), n_classes, self.step, test.duration)
+        row.update(metrics, n_samples_test=len(decisions))
+        if self.predictions_dir is not None:
+            self._save(decisions, dataset, subject, test, name)
+        return row
+
+    def _save(self, decisions, dataset, subject, test, name) -> None:
+        folder = self.predictions_dir / dataset.code
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"sub-{subject}_ses-{test.session}_run-{test.run}_{_safe(name)}.parquet"
+        table = decisions.assign(dataset=dataset.code, subject=subject, session=test.session,
+                                 run=test.run, pipeline=name)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+
+
+def _check_settings(window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,
+                    smoothing) -> None:
+    for name, value in (("window", window), ("step", step), ("train_step", train_step)):
+        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+            raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    if idle not in _IDLE_MODES:
+        raise ConfigError(f"idle must be one of {_IDLE_MODES}, got {idle!r}")
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
+    if guard < 0 or idle_ratio <= 0 or (gap is not None and gap < 0):
+        raise ConfigError("guard and gap must be >= 0 seconds and idle_ratio > 0")
+    if not 0 < train_fraction < 1:
+        raise ConfigError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
+    if smoothing is not None and (not isinstance(smoothing, dict) or set(smoothing) - {"method", "k"}):
+        raise ConfigError(f"smoothing must be {{'method': 'mean' | 'vote', 'k': int}}, got {smoothing!r}")
+
+
+def _natural(key):
+    text = str(key)
+    return (0, float(text), text) if re.fullmatch(r"-?\d+(\.\d+)?", text) else (1, 0.0, text)
+
+
+def _run_number(stream) -> float:
+    return float(stream.run) if re.fullmatch(r"-?\d+(\.\d+)?", stream.run) else float("nan")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+=-]+", "_", name)
