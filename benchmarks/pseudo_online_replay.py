@@ -58,7 +58,7 @@ def main() -> None:
         test = fold.test.part(0, int(MINUTES * 60 * SFREQ) + n_len - n_step)
         starts = window_starts(test, n_len, n_step)
         X, y, _, _ = ev.training_set(fold, ["left_hand", "right_hand"])
-        pre = PreprocessedDataset(ds, ev.online_recipe(ds), cache=False)
+        pre = PreprocessedDataset(ds, ev.online_recipe, cache=False)
         raw = ds._get_single_subject_data(1)["0"]["1"]
         t0 = time.perf_counter()
         pre.recipe.apply_raw(raw)

@@ -129,6 +129,18 @@ def test_random_predictions_give_chance_nmcc(tmp_path):
     assert np.all(by.loc["always idle", "idle_fpr"] == 0) and np.all(by.loc["always idle", "task_tpr"] == 0)
 
 
+def test_cross_subject_trains_on_the_other_subjects_only(tmp_path):
+    ds = SyntheticMI(n_subjects=3, n_sessions=1, n_runs=2, n_trials=4, sfreq=SFREQ, seed=9, snr=3,
+                     channels=MOTOR)
+    ev = _evaluation(tmp_path, ds, LeftRightImagery(fmin=8, fmax=30), split="cross-subject")
+    folds = ev.folds(ds, 2)
+    assert [(f.test.subject, f.test.run) for f in folds] == [(2, "0"), (2, "1")]
+    assert all(sorted({s.subject for s in f.train}) == [1, 3] and len(f.train) == 4 for f in folds)
+    assert ev.folds(ds, 1)[0].train[2] is folds[0].train[2]  # subject 3's streams, built once
+    res = ev.process({"TS+LR": get_pipeline("TS+LR")})
+    assert len(res) == 6 and res["score"].mean() > 0.6
+
+
 def test_no_test_sample_in_any_training_window(tmp_path):
     # two runs per session (leave-one-run-out), then one run (chronological with a gap)
     for n_runs, expected_folds in ((2, 4), (1, 2)):

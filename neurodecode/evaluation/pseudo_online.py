@@ -6,6 +6,7 @@ runs (or a later stretch of a single run) are held out, never shuffled windows.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -161,6 +162,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         self.smoothing, self.threshold_cv, self.timed_windows = smoothing, threshold_cv, timed_windows
         self.predictions_dir = None if predictions_dir is None else Path(predictions_dir)
         self.cache = cache
+        self._streams: dict = {}  # cross-subject only
         super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
                          overwrite=overwrite, error_score=error_score, suffix=suffix,
                          hdf5_path=hdf5_path, additional_columns=["run", *METRIC_COLUMNS])
@@ -210,9 +212,10 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         keys = ("window", "step", "idle", "rest", "guard", "split", "train_step", "idle_ratio",
                 "train_fraction", "gap", "smoothing", "threshold_cv", "random_state")
         text = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
-        return PseudoOnlineSettings(f"{text}, recipe={self.online_recipe(dataset).digest}")
+        return PseudoOnlineSettings(f"{text}, recipe={self.online_recipe.digest}")
 
-    def online_recipe(self, dataset=None) -> Recipe:
+    @functools.cached_property
+    def online_recipe(self) -> Recipe:
         """The causal recipe: this evaluation's raw steps, then the paradigm's channels, band and rate."""
         steps = [{s.name: s.get_params()} for s in self.recipe.raw_steps]
         tail = [steps.pop()] if steps and "filter_bank" in steps[-1] else []
@@ -252,7 +255,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     def streams(self, dataset, subject) -> dict:
         """``{session: [RunStream]}`` of the runs of a subject that contain task events."""
         classes, events, other = self._classes(dataset)
-        pre = PreprocessedDataset(dataset, self.online_recipe(dataset), cache=self.cache)
+        pre = PreprocessedDataset(dataset, self.online_recipe, cache=self.cache)
         out = {}
         for session, runs in sorted(pre.runs(subject).items(), key=lambda kv: _natural(kv[0])):
             made = [make_stream(entry, subject, session, run, events, self.rest, other,
@@ -269,17 +272,18 @@ class PseudoOnlineEvaluation(BaseEvaluation):
 
     def folds(self, dataset, subject) -> list[Fold]:
         """The train/replay folds of one subject under this evaluation's split."""
+        if self.split == "cross-subject":
+            for s in dataset.subject_list:  # each subject's streams serve every other's folds
+                if (dataset.code, s) not in self._streams:
+                    self._streams[dataset.code, s] = self.streams(dataset, s)
+            return list(cross_subject_folds(
+                subject, {s: self._streams[dataset.code, s] for s in dataset.subject_list}))
         sessions = self.streams(dataset, subject)
-        first = next(iter(sessions.values()))[0]
-        n_len = int(round(self.window * first.sfreq))
-        if self.split == "within-session":
-            return list(within_session_folds(sessions, n_len, self.train_fraction,
-                                             int(round(self.gap * first.sfreq))))
         if self.split == "cross-session":
             return list(cross_session_folds(sessions))
-        by_subject = {s: (sessions if s == subject else self.streams(dataset, s))
-                      for s in dataset.subject_list}
-        return list(cross_subject_folds(subject, by_subject))
+        sfreq = next(iter(sessions.values()))[0].sfreq
+        return list(within_session_folds(sessions, int(round(self.window * sfreq)), self.train_fraction,
+                                         int(round(self.gap * sfreq))))
 
     def training_set(self, fold: Fold, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
         """``X, y, groups`` and window metadata (stream, start, stop) to train a fold on."""
@@ -349,7 +353,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         try:
             est = self.prepare(pipeline, test.sfreq)
             t0 = perf_counter()
-            est.fit(X, y, groups=groups) if self.idle == "threshold" else est.fit(X, y)
+            est.fit(X, y, **({"groups": groups} if self.idle == "threshold" else {}))
             row["time"] = perf_counter() - t0
             decisions = replay(est, test, n_len, n_step, self.timed_windows)
         except Exception as exc:  # noqa: BLE001  (MOABB's error_score contract)
@@ -393,13 +397,16 @@ def _check_settings(window, step, idle, split, guard, train_step, idle_ratio, tr
         raise ConfigError(f"smoothing must be {{'method': 'mean' | 'vote', 'k': int}}, got {smoothing!r}")
 
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
 def _natural(key):
     text = str(key)
-    return (0, float(text), text) if re.fullmatch(r"-?\d+(\.\d+)?", text) else (1, 0.0, text)
+    return (0, float(text), text) if _NUMBER.fullmatch(text) else (1, 0.0, text)
 
 
 def _run_number(stream) -> float:
-    return float(stream.run) if re.fullmatch(r"-?\d+(\.\d+)?", stream.run) else float("nan")
+    return float(stream.run) if _NUMBER.fullmatch(stream.run) else float("nan")
 
 
 def _safe(name: str) -> str:
