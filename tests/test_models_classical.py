@@ -146,10 +146,40 @@ def test_yaml_reference_set_equals_the_registry():
     assert set(pipelines) == expected
     for name in PIPELINES:
         assert repr(pipelines[name].get_params()) == repr(get_pipeline(name).get_params()), name
+        assert [type(s) for _, s in pipelines[name].steps] == [type(s) for _, s in get_pipeline(name).steps]
     deep = load_pipeline_file(PIPELINE_DIR / "deep" / "EEGNet_8_2.yml")
     assert deep["training"]["max_epochs"] == 100
     assert clone(deep["pipeline"]).steps[-1][1].model == "EEGNet-8,2"
     assert set(load_pipelines(PIPELINE_DIR, paradigm="P300")) >= {"xDAWN+TS+LR", "sLDA"}
+
+
+def test_fast_riemannian_steps_equal_pyriemann():
+    from pyriemann import estimation, tangentspace
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from neurodecode.models.riemann import Covariances, TangentSpace
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 16, 128)) * 1e-5
+    X[:30, :3] *= 2.0  # class "a" has more power on three channels
+    X[0, :, :] = 0.0  # degenerate window: scikit-learn's shrinkage of 1 with zero trace
+    X[1, :, :] = 1e-5 * rng.normal(size=(1, 128))  # rank one: shrinkage clipped at 1
+    y = np.repeat(["a", "b"], 30)
+    ours, theirs = Covariances("oas").transform(X), estimation.Covariances("oas").transform(X)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-30)
+    fast = make_pipeline(Covariances("oas"), TangentSpace(), LogisticRegression()).fit(X[2:], y[2:])
+    ref = make_pipeline(estimation.Covariances("oas"), tangentspace.TangentSpace(),
+                        LogisticRegression()).fit(X[2:], y[2:])
+    np.testing.assert_allclose(fast[:2].transform(X[2:]), ref[:2].transform(X[2:]), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.predict_proba(X[2:]), ref.predict_proba(X[2:]), rtol=1e-9, atol=1e-12)
+    assert fast.score(X[2:], y[2:]) == ref.score(X[2:], y[2:]) == 1.0
+    # one window at a time gives the batch's result; other settings fall back to pyRiemann
+    np.testing.assert_allclose(fast.predict_proba(X[5:6])[0], fast.predict_proba(X[2:])[3], rtol=1e-12)
+    assert np.array_equal(Covariances("lwf").transform(X[2:]), estimation.Covariances("lwf").transform(X[2:]))
+    logeuclid = TangentSpace(metric="logeuclid").fit(ours[2:])
+    np.testing.assert_allclose(logeuclid.transform(ours[2:]),
+                               tangentspace.TangentSpace(metric="logeuclid").fit(ours[2:]).transform(ours[2:]))
 
 
 def test_moabb_written_yaml_loads_through_the_same_path(tmp_path):

@@ -58,6 +58,31 @@ def test_same_seed_identical_predictions_and_clone(mi_windows):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.parametrize("name", ["ShallowConvNet", "DeepConvNet", "EEGNet-8,2"])
+def test_direct_inference_equals_skorch(mi_windows, name):
+    from braindecode.modules import CombinedConv
+
+    w, train = mi_windows
+    clf = get_pipeline(name, sfreq=w.sfreq, max_epochs=2, valid_size=0, batch_size=16).fit(w.X[train], w.y[train])
+    ours = clf.predict_proba(w.X[~train])  # 80 windows: 5 batches of 16
+    theirs = clf.net_.predict_proba(clf._scaled(w.X[~train]))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert np.array_equal(clf.predict_proba(w.X[~train][:1])[0], clf.predict_proba(w.X[~train][:1])[0])
+    merged = clf._inference_module()
+    has_combined = any(isinstance(m, CombinedConv) for m in clf.net_.module_.modules())
+    assert has_combined == (name != "EEGNet-8,2")
+    assert not any(isinstance(m, CombinedConv) for m in merged.modules())
+    assert (merged is clf.net_.module_) == (not has_combined)  # nothing to merge: the network itself
+    # weights changed in place (as partial_fit does): a merged copy is rebuilt
+    import torch
+
+    with torch.no_grad():
+        next(clf.net_.module_.parameters()).mul_(0.5)
+    assert (clf._inference_module() is merged) == (not has_combined)
+    np.testing.assert_allclose(clf.predict_proba(w.X[~train]), clf.net_.predict_proba(clf._scaled(w.X[~train])),
+                               rtol=1e-4, atol=1e-6)
+
+
 def test_training_loop_settings(mi_windows):
     w, train = mi_windows
     clf = DeepClassifier("ShallowConvNet", max_epochs=30, patience=3, sfreq=w.sfreq, lr=1e-2,

@@ -25,10 +25,11 @@ class Entry:
 
 
 def _csp_lda(nfilter=6):
-    from pyriemann.estimation import Covariances
     from pyriemann.spatialfilters import CSP
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
+
+    from .riemann import Covariances
 
     return make_pipeline(Covariances("oas"), CSP(nfilter=nfilter), LinearDiscriminantAnalysis())
 
@@ -47,11 +48,11 @@ def _fbcsp(classifier="lda", bands=None, sfreq=None, k=10):
 
 
 def _tangent(classifier="lr", estimator="oas"):
-    from pyriemann.estimation import Covariances
-    from pyriemann.tangentspace import TangentSpace
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import SVC
+
+    from .riemann import Covariances, TangentSpace
 
     head = LogisticRegression(C=1.0, max_iter=1000) if classifier == "lr" else SVC(kernel="linear")
     return make_pipeline(Covariances(estimator), TangentSpace(metric="riemann"), head)
@@ -59,20 +60,20 @@ def _tangent(classifier="lr", estimator="oas"):
 
 def _mdm(fgda=False):
     from pyriemann.classification import MDM, FgMDM
-    from pyriemann.estimation import Covariances
     from sklearn.pipeline import make_pipeline
+
+    from .riemann import Covariances
 
     return make_pipeline(Covariances("oas"), FgMDM() if fgda else MDM(metric="riemann"))
 
 
 def _fb_ts_lr(sfreq=None, bandwidth=2.0, n_harmonics=2):
     from moabb.pipelines.features import ExtendedSSVEPSignal
-    from pyriemann.estimation import Covariances
-    from pyriemann.tangentspace import TangentSpace
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     from .filterbank import FilterBank
+    from .riemann import Covariances, TangentSpace
 
     return make_pipeline(FilterBank("ssvep", sfreq=sfreq, bandwidth=bandwidth, n_harmonics=n_harmonics),
                          ExtendedSSVEPSignal(), Covariances("lwf"), TangentSpace(),
@@ -89,10 +90,11 @@ def _ssvep(name, **params):
 
 def _xdawn(classifier="lr", nfilter=4):
     from pyriemann.estimation import XdawnCovariances
-    from pyriemann.tangentspace import TangentSpace
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import SVC
+
+    from .riemann import TangentSpace
 
     head = LogisticRegression(max_iter=1000) if classifier == "lr" else SVC(kernel="linear")
     return make_pipeline(XdawnCovariances(nfilter=nfilter, estimator="oas", xdawn_estimator="scm"),
