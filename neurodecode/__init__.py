@@ -6,3 +6,13 @@ models -> evaluation -> results -> CLI. Import them explicitly; importing
 ``neurodecode`` alone stays cheap.
 """
 __version__ = "0.1.0"
+__all__ = ["run_benchmark"]
+
+
+def __getattr__(name: str):
+    # run_benchmark imports MOABB and friends: load it on first use only
+    if name == "run_benchmark":
+        from .results import run_benchmark
+
+        return run_benchmark
+    raise AttributeError(f"module 'neurodecode' has no attribute {name!r}")

@@ -125,6 +125,55 @@ def _cmd_audit(args) -> int:
     return 0
 
 
+def _log_to_stderr(quiet: bool) -> None:
+    import logging
+
+    logger = logging.getLogger("neurodecode.benchmark")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def _run(config, args) -> int:
+    import pandas as pd
+
+    from .results import run_benchmark
+
+    _log_to_stderr(args.quiet)
+    result = run_benchmark(config, output=args.output, overwrite=args.overwrite, engine=args.engine,
+                           n_jobs=args.n_jobs, scheduler=args.scheduler, quiet=args.quiet)
+    cols = [c for c in ("dataset", "evaluation", "pipeline", "score_mean", "score_std", "n_subjects", "rank",
+                        "score_minus_chance", "itr", "latency_mean", "idle_fpr") if c in result.leaderboard]
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.float_format", "{:.3f}".format):
+        print(result.leaderboard[cols].to_string(index=False))
+    folder = result.files["leaderboard"].parent
+    print(f"{result.n_run} task(s) run, {result.n_skipped} already done, {len(result.failures)} failed; "
+          f"{result.seconds:.0f} s; outputs in {folder}")
+    return 1 if len(result.failures) else 0
+
+
+def _cmd_benchmark(args) -> int:
+    return _run(args.config, args)
+
+
+def _cmd_quickstart(args) -> int:
+    from .results.quickstart import quickstart_config
+
+    return _run(quickstart_config(args.dataset), args)
+
+
+def _add_run_options(p) -> None:
+    p.add_argument("--output", help="output folder (default: the definition's 'output')")
+    p.add_argument("--overwrite", action="store_true", help="recompute tasks already in the store")
+    p.add_argument("--engine", choices=["local", "dask"], default="local")
+    p.add_argument("--n-jobs", type=int, default=1, help="worker processes (local) or Dask workers")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no per-task lines")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``neurodecode`` command."""
     parser = argparse.ArgumentParser(prog="neurodecode", description="Decode EEG/MEG: datasets, "
@@ -149,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=int, nargs="+", help="default: all subjects on disk")
     p.add_argument("--out", help="CSV path (default: <home>/results/audit/<code>.csv)")
     p.set_defaults(func=_cmd_audit)
+    p = sub.add_parser("benchmark", help="run a benchmark YAML to leaderboard CSVs and a report")
+    p.add_argument("config", help="benchmark definition (.yml)")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_benchmark)
+    p = sub.add_parser("quickstart", help="a ready benchmark on synthetic data (no files, no network)")
+    p.add_argument("--dataset", help="run it on this dataset instead (e.g. Kalunga2016): its paradigm's "
+                                     "pipelines on two of its subjects on disk")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_quickstart, output=None)
     return parser
 
 

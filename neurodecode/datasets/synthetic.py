@@ -125,6 +125,26 @@ class _SyntheticBase(BaseDataset):
         """Every subject is available: they are generated on demand."""
         return list(self.subject_list)
 
+    #: Attributes that change the generated signals (subclasses add theirs).
+    _generation = ("n_sessions", "n_runs", "n_trials", "channels", "sfreq", "snr", "artifact_rates",
+                   "line_freq", "seed")
+
+    @property
+    def cache_name(self) -> str:
+        """The code and a digest of the generation settings, so that caches of preprocessed
+        runs never mix recordings generated with other settings.
+
+        >>> from neurodecode.datasets import SyntheticMI
+        >>> SyntheticMI(seed=1).cache_name != SyntheticMI(seed=2).cache_name
+        True
+        """
+        import hashlib
+        import json
+
+        settings = {k: getattr(self, k) for k in self._generation}
+        blob = json.dumps(settings, sort_keys=True, default=str).encode()
+        return f"{self.code}-{hashlib.sha256(blob).hexdigest()[:8]}"
+
     def summary(self) -> dict:
         """Sessions, sampling rate (Hz) and channel count, for listings."""
         return {"sessions": self.n_sessions, "sfreq": self.sfreq, "channels": len(self.channels)}
@@ -330,6 +350,8 @@ class SyntheticMI(_SyntheticBase):
     _paradigm = "imagery"
     _interval = [0, 3]
 
+    _generation = _SyntheticBase._generation + ("feet",)
+
     def __init__(self, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
                  sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42, feet=False):
         self.feet = feet
@@ -372,6 +394,8 @@ class SyntheticSSVEP(_SyntheticBase):
 
     _paradigm = "ssvep"
     _interval = [0, 3]
+
+    _generation = _SyntheticBase._generation + ("frequencies",)
 
     def __init__(self, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
                  sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42,

@@ -22,13 +22,14 @@ from sklearn.base import BaseEstimator, clone
 
 from ..errors import ConfigError
 from ..models.online import DecisionSmoother, IdleThreshold
+from ..models.signal import fill_sfreq
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
 from ..windows import IDLE
 from .metrics import METRIC_COLUMNS, decision_metrics
 from .splits import SPLITS, Fold, cross_session_folds, cross_subject_folds, within_session_folds
 from .stream import check_length, check_same_layout, make_stream, replay, training_windows, windows_at
 
-__all__ = ["PseudoOnlineEvaluation"]
+__all__ = ["PseudoOnlineEvaluation", "safe_name"]
 
 _IDLE_MODES = ("class", "threshold")
 
@@ -317,10 +318,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
 
     def prepare(self, pipeline, sfreq: float):
         """A fresh copy of ``pipeline`` with ``sfreq`` filled in and the online layers added."""
-        est = clone(pipeline)
-        fill = {k: sfreq for k, v in est.get_params(deep=True).items()
-                if (k == "sfreq" or k.endswith("__sfreq")) and v is None}
-        est.set_params(**fill)
+        est = fill_sfreq(clone(pipeline), sfreq)
         smoother = est if isinstance(est, DecisionSmoother) else \
             (DecisionSmoother(None, **self.smoothing) if self.smoothing else None)
         core = est.estimator if isinstance(est, DecisionSmoother) else est
@@ -372,7 +370,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     def _save(self, decisions, dataset, subject, test, name) -> None:
         folder = self.predictions_dir / dataset.code
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"sub-{subject}_ses-{test.session}_run-{test.run}_{_safe(name)}.parquet"
+        path = folder / f"sub-{subject}_ses-{test.session}_run-{test.run}_{safe_name(name)}.parquet"
         table = decisions.assign(dataset=dataset.code, subject=subject, session=test.session,
                                  run=test.run, pipeline=name)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -409,5 +407,6 @@ def _run_number(stream) -> float:
     return float(stream.run) if _NUMBER.fullmatch(stream.run) else float("nan")
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """``name`` with every run of characters unsafe in file names replaced by ``_``."""
     return re.sub(r"[^A-Za-z0-9.+=-]+", "_", name)

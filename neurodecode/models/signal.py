@@ -6,7 +6,7 @@ from mne import BaseEpochs
 
 from ..errors import ConfigError
 
-__all__ = ["as_signal", "stimulus_frequencies"]
+__all__ = ["as_signal", "stimulus_frequencies", "needs_class_names", "fill_sfreq"]
 
 
 def as_signal(X, sfreq: float | None, who: str, require_sfreq: bool = True) -> tuple[np.ndarray, float | None]:
@@ -71,3 +71,10 @@ def needs_class_names(estimator) -> bool:
     parts = [estimator, *estimator.get_params(deep=True).values()]
     return any(isinstance(p, (CCA, FBCCA, TRCA)) or (isinstance(p, FilterBank) and p.bands == "ssvep")
                for p in parts)
+
+
+def fill_sfreq(estimator, sfreq: float):
+    """Set every ``sfreq`` parameter left at None (filter banks, networks on arrays) to ``sfreq`` Hz."""
+    fill = {k: sfreq for k, v in estimator.get_params(deep=True).items()
+            if (k == "sfreq" or k.endswith("__sfreq")) and v is None}
+    return estimator.set_params(**fill)

@@ -48,6 +48,8 @@ class PreprocessedDataset(BaseDataset):
         if not isinstance(dataset, BaseDataset):
             raise TypeError(f"dataset must be a MOABB BaseDataset, got {type(dataset).__name__}")
         self.source = dataset
+        # synthetic datasets name their generation settings, so caches never mix them
+        self.cache_name = getattr(dataset, "cache_name", dataset.code)
         self.recipe = Recipe.coerce(recipe)
         self.cache = RunCache() if cache is True else (cache or None)
         with any_class_name():
@@ -79,7 +81,7 @@ class PreprocessedDataset(BaseDataset):
         out: dict = {}
         for session, runs in self.source._get_single_subject_data(subject).items():
             for run, raw in runs.items():
-                key = (self.code, subject, session, run, digest)
+                key = (self.cache_name, subject, session, run, digest)
                 entry = self.cache.get(key) if self.cache else None
                 if entry is None:
                     entry = self._process(raw, subject, session, run, key)
@@ -99,7 +101,7 @@ class PreprocessedDataset(BaseDataset):
         out: dict = {}
         for session, runs in listing.items():
             for run in runs:
-                entry = self.cache.get((self.code, subject, session, run, digest))
+                entry = self.cache.get((self.cache_name, subject, session, run, digest))
                 if entry is None:
                     return None
                 out.setdefault(session, {})[run] = entry
@@ -119,7 +121,7 @@ class PreprocessedDataset(BaseDataset):
                                                "versions": self.recipe.versions()})
 
     def _index_file(self, subject):
-        return self.cache.path((self.code, subject, "x", "x", self.recipe.digest)).parent.parent \
+        return self.cache.path((self.cache_name, subject, "x", "x", self.recipe.digest)).parent.parent \
             / "runs.json"
 
     def _write_index(self, subject, runs: dict) -> None:

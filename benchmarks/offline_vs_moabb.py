@@ -1,0 +1,82 @@
+"""Offline within-session scores of a benchmark run against MOABB's own ``WithinSessionEvaluation``.
+
+Anchor: MOABB's ``WithinSessionEvaluation.process()`` with the same
+paradigm, pipelines, subjects and seed, run here, plus the same evaluation's
+rows before MOABB's HDF5 store (which keeps scores as float32). Printed: both
+wall times and their ratio, the largest score difference against each anchor,
+and whether the scores are bit-equal once rounded to float32.
+
+Run: ``python benchmarks/offline_vs_moabb.py CONFIG.yml RESULTS_FOLDER`` after
+``neurodecode benchmark CONFIG.yml``; the benchmark's own wall time for its
+offline tasks is read from its store.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def main(config: str, folder: str) -> None:
+    from moabb.evaluations import WithinSessionEvaluation
+
+    from neurodecode.config import apply
+    from neurodecode.datasets import get_dataset
+    from neurodecode.models.signal import needs_class_names
+    from neurodecode.results import load_config
+    from neurodecode.results.tasks import build_pipeline, make_paradigm
+
+    import mne
+
+    apply()
+    mne.set_log_level("ERROR")
+    cfg = load_config(config)
+    ours = pd.read_csv(Path(folder) / "results.csv", keep_default_na=False)
+    ours = ours[(ours["evaluation"] == "offline/within-session") & (ours["error"] == "")]
+    store = [json.loads(line) for line in (Path(folder) / "store.jsonl").read_text().splitlines()]
+    offline_tasks = set(ours["task"])
+    ours_s = sum(r["seconds"] for r in store if r["type"] == "end" and r["task"] in offline_tasks)
+    paradigm = make_paradigm(cfg.paradigm)
+    spec = cfg.datasets[0]
+    dataset = get_dataset(spec["name"], subjects=spec["subjects"], **spec["params"])
+    pipelines = {p["name"]: build_pipeline(p, getattr(paradigm, "resample", None)) for p in cfg.pipelines}
+    named = {k: p for k, p in pipelines.items() if needs_class_names(p)}
+    groups = [({k: p for k, p in pipelines.items() if k not in named}, {}),
+              (named, {"return_epochs": True, "mne_labels": True})]  # as MOABB needs for frequency names
+    stored, rows, moabb_s = [], [], 0.0
+    for group, extra in groups:
+        if not group:
+            continue
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ev = WithinSessionEvaluation(paradigm=paradigm, datasets=[dataset], random_state=cfg.seed,
+                                         hdf5_path=tmp, overwrite=True, **extra)
+            t0 = time.perf_counter()
+            stored.append(ev.process(group))
+            moabb_s += time.perf_counter() - t0
+            process = paradigm.make_process_pipelines(dataset, return_epochs=ev.return_epochs)[0]
+            rows += ev._evaluate_parallel_dataset(dataset, group, None, process,
+                                                  work_plan={s: group for s in dataset.subject_list})
+    stored, rows = pd.concat(stored, ignore_index=True), pd.DataFrame(rows)
+    key = ["pipeline", "subject"]
+    a = ours.set_index(key)["score"].sort_index()
+    b = rows.assign(subject=rows["subject"].astype(int)).set_index(key)["score"].reindex(a.index)
+    c = stored.astype({"subject": int}).set_index(key)["score"].reindex(a.index)
+    print(f"{spec['code']} subjects {spec['subjects']}, {len(a)} scores, pipelines {list(pipelines)}")
+    print(f"max |ours - MOABB rows before its store| {np.abs(a - b).max():.2e}")
+    print(f"max |ours - MOABB process() (float32 store)| {np.abs(a - c).max():.2e}; bit-equal after "
+          f"float32 rounding: {np.array_equal(a.to_numpy(np.float32), c.to_numpy(np.float32))}")
+    print(f"wall: ours (offline tasks, sum) {ours_s:.1f} s, MOABB process() {moabb_s:.1f} s, "
+          f"ratio {ours_s / moabb_s:.3f}")
+    for name, g in a.groupby(level="pipeline"):
+        print(f"  {name:15s} mean {g.mean():.4f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

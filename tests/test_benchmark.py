@@ -1,0 +1,247 @@
+"""The benchmark runner: MOABB equality, resumable store, kill -9, Dask, error rows, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from neurodecode.cli import main
+from neurodecode.errors import ConfigError, UnknownNameError
+from neurodecode.results import ResultStore, load_config, run_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "seed": 0}
+PARADIGM = {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30, "resample": 128}}
+
+
+def _config(tmp_path, **changes) -> dict:
+    cfg = {"name": "small", "datasets": [{"name": "SyntheticMI", "params": SYNTH}], "paradigm": PARADIGM,
+           "pipelines": ["CSP+LDA", "TS+LR"], "evaluations": ["within-session"], "seed": 7,
+           "output": str(tmp_path / "out")}
+    cfg.update(changes)
+    return cfg
+
+
+def _write(tmp_path, cfg, name="bench.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def test_offline_within_session_equals_moabb(tmp_path):
+    from moabb.evaluations import WithinSessionEvaluation
+    from moabb.paradigms import LeftRightImagery
+
+    from neurodecode.datasets import SyntheticMI
+    from neurodecode.models import get_pipeline
+
+    hard = {**SYNTH, "n_subjects": 2, "snr": 0.5}  # scores below 1, so equality means something
+    result = run_benchmark(_config(tmp_path, datasets=[{"name": "SyntheticMI", "params": hard}]), quiet=True,
+                           report=False)
+    ours = result.results.set_index(["pipeline", "subject"])["score"]
+    assert len(ours) == 4 and (result.results["error"] == "").all()
+    pipelines = {"CSP+LDA": get_pipeline("CSP+LDA"), "TS+LR": get_pipeline("TS+LR")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = WithinSessionEvaluation(paradigm=LeftRightImagery(fmin=8, fmax=30, resample=128),
+                                     datasets=[SyntheticMI(**hard)], random_state=7,
+                                     hdf5_path=str(tmp_path / "moabb"), overwrite=True)
+        stored = ev.process(pipelines)
+        ds = SyntheticMI(**hard)
+        process = ev.paradigm.make_process_pipelines(ds)[0]
+        rows = ev._evaluate_parallel_dataset(ds, pipelines, None, process,
+                                             work_plan={s: pipelines for s in ds.subject_list})
+    theirs = pd.DataFrame(rows).set_index(["pipeline", "subject"])["score"]
+    assert np.abs(ours - theirs.reindex(ours.index)).max() <= 1e-9
+    # MOABB's process() stores float32: ours rounded to float32 is bit-equal to it
+    stored = stored.astype({"subject": int}).set_index(["pipeline", "subject"])["score"].reindex(ours.index)
+    assert np.array_equal(ours.to_numpy(np.float32), stored.to_numpy(np.float32))
+    assert (ours < 1).all() and ours.nunique() == 4 and ours.mean() > 0.5
+    board = result.leaderboard
+    assert board[["pipeline", "n_subjects", "chance"]].values.tolist() == [
+        [board["pipeline"].iloc[0], 2, 0.5], [board["pipeline"].iloc[1], 2, 0.5]]
+    assert board["rank"].tolist() == [1, 2] and board["score_mean"].is_monotonic_decreasing
+    assert np.allclose(board["score_minus_chance"], board["score_mean"] - 0.5)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """Offline and pseudo-online on 3 synthetic subjects, with the report."""
+    tmp = tmp_path_factory.mktemp("full")
+    cfg = _config(tmp, evaluations=["within-session", {"type": "pseudo-online", "window": 1.0, "step": 0.25}])
+    return cfg, run_benchmark(cfg, quiet=True)
+
+
+def test_outputs_leaderboard_pairs_stats_and_report(full_run):
+    cfg, result = full_run
+    out = Path(cfg["output"])
+    assert sorted(p.name for p in out.glob("*.csv")) == ["leaderboard.csv", "offline_vs_pseudoonline.csv",
+                                                          "results.csv", "stats.csv"]
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 3 * 2 + 3 * 2 * 2  # offline: one row per session; pseudo-online: per run
+    assert {"score", "time", "samples", "channels", "n_sessions", "subject", "session", "dataset", "pipeline",
+            "evaluation", "pipeline_digest", "recipe_digest", "itr", "latency_mean", "idle_fpr"} <= set(results)
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert len(board) == 4 and set(board["n_subjects"]) == {3}
+    online = board[board["evaluation"] == "pseudo-online/within-session"]
+    assert (online["score_mean"] > 0.55).all() and np.allclose(online["nmcc"], online["score_mean"])
+    assert online["itr"].gt(0).all() and online["latency_mean"].between(0, 3).all()
+    assert board.loc[board["evaluation"] == "offline/within-session", "itr"].isna().all()
+    paired = pd.read_csv(out / "offline_vs_pseudoonline.csv")
+    assert len(paired) == 6 and set(paired["test"]) == {"permutation"}
+    expected = (paired["pseudo_online_score"] - 0.5) - (paired["offline_score"] - 0.5)
+    assert np.allclose(paired["difference"], expected)
+    assert paired["p_offline_higher"].between(0, 1).all()
+    stats = pd.read_csv(out / "stats.csv")
+    assert set(stats["dataset"]) == {"SyntheticMI", "meta-analysis"}
+    assert len(stats) == 2 * 2 * 2  # 2 evaluations x 2 ordered pairs x (dataset + meta-analysis)
+    report = (out / "report.md").read_text()
+    figures = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert "timeline.png" in figures and "scores_SyntheticMI.png" in figures
+    assert sum(f.startswith("paired_") for f in figures) == 2 and sum(f.startswith("confusion_") for f in figures) == 1
+    assert all(f"figures/{f}" in report for f in figures) and "## Leaderboard" in report
+
+
+def test_rerun_skips_done_tasks_and_overwrite_recomputes(full_run):
+    cfg, first = full_run
+    again = run_benchmark(cfg, quiet=True, report=False)
+    assert (again.n_run, again.n_skipped) == (0, 12)
+    pd.testing.assert_frame_equal(again.results, first.results)
+    redo = run_benchmark({**cfg, "pipelines": ["CSP+LDA"]}, quiet=True, report=False, overwrite=True)
+    assert (redo.n_run, redo.n_skipped) == (6, 0) and set(redo.results["pipeline"]) == {"CSP+LDA"}
+    store = [json.loads(line) for line in (Path(cfg["output"]) / "store.jsonl").read_text().splitlines()]
+    assert sum(r["type"] == "end" for r in store) == 18  # appended, never rewritten
+    keys = ["evaluation", "pipeline", "subject", "session", "run"]
+    assert not redo.results.duplicated(keys).any()
+    pd.testing.assert_series_equal(redo.results["score"], first.results.query("pipeline == 'CSP+LDA'")["score"]
+                                   .reset_index(drop=True))
+
+
+def test_store_ignores_unfinished_attempts_and_cut_lines(tmp_path):
+    store = ResultStore(tmp_path)
+    store.add("a", [{"subject": 1, "score": 0.7}], "ok", 1.0)
+    with open(store.path, "a") as f:  # a task killed after its rows, before its end record ...
+        f.write(json.dumps({"type": "row", "task": "b", "attempt": "x", "row": {"subject": 2, "score": 0.1}}) + "\n")
+        f.write('{"type": "row", "task": "b", "attem')  # ... and a line cut by the kill
+    assert store.done_tasks() == {"a"} and store.rows()["score"].tolist() == [0.7]
+    store.add("b", [{"subject": 2, "score": 0.8}], "ok", 1.0)
+    lines = store.path.read_text().splitlines()
+    assert all(json.loads(line) for line in lines)  # the cut line was removed before appending
+    assert sorted(store.rows()["score"]) == [0.7, 0.8] and store.done_tasks() == {"a", "b"}
+    store.add("b", [{"subject": 2, "score": float("nan"), "error": "ValueError: x"}], "error", 1.0)
+    assert store.done_tasks() == {"a"}  # a failed attempt is retried by the next run
+
+
+def test_kill_9_mid_run_then_rerun_completes_without_loss_or_duplicates(tmp_path):
+    cfg = _config(tmp_path, pipelines=["CSP+LDA", "TS+LR", "MDM"],
+                  datasets=[{"name": "SyntheticMI", "params": {**SYNTH, "n_subjects": 4}}])
+    path = _write(tmp_path, cfg)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "neurodecode.cli", "benchmark", str(path), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Path(cfg["output"]) / "store.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if store.exists() and store.read_text().count('"type": "end"') >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ended = store.read_text().count('"type": "end"')
+    assert 3 <= ended < 12, "the kill must land mid-run"
+    assert not (Path(cfg["output"]) / "leaderboard.csv").exists()
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    results = pd.read_csv(Path(cfg["output"]) / "results.csv")
+    assert len(results) == 12 and not results.duplicated(["pipeline", "subject", "session"]).any()
+    clean = run_benchmark({**cfg, "output": str(tmp_path / "clean")}, quiet=True, report=False).results
+    merged = results.merge(clean, on=["pipeline", "subject"], suffixes=("", "_clean"))
+    assert len(merged) == 12 and np.array_equal(merged["score"], merged["score_clean"])
+
+
+def test_dask_two_workers_give_the_local_rows(tmp_path):
+    cfg = _config(tmp_path, evaluations=["within-session", {"type": "pseudo-online", "window": 1.0,
+                                                            "step": 0.5}])
+    local = run_benchmark({**cfg, "output": str(tmp_path / "local")}, quiet=True, report=False).results
+    dask = run_benchmark({**cfg, "output": str(tmp_path / "dask")}, engine="dask", n_jobs=2, quiet=True,
+                         report=False).results
+    keys = ["evaluation", "pipeline", "subject", "session", "run"]
+    assert len(local) == 6 + 12
+    assert local[keys].equals(dask[keys])
+    np.testing.assert_allclose(dask["score"], local["score"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(dask["itr"], local["itr"], rtol=0, atol=1e-9)
+
+
+def test_dask_existing_scheduler(tmp_path):
+    from distributed import LocalCluster
+
+    cfg = _config(tmp_path, pipelines=["CSP+LDA"])
+    local = run_benchmark({**cfg, "output": str(tmp_path / "local")}, quiet=True, report=False).results
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        remote = run_benchmark({**cfg, "output": str(tmp_path / "remote")}, engine="dask",
+                               scheduler=cluster.scheduler_address, quiet=True, report=False).results
+        assert len(cluster.scheduler.tasks) == 0  # the client released its futures
+    assert len(remote) == 3 and remote["subject"].tolist() == [1, 2, 3]
+    np.testing.assert_allclose(remote["score"], local["score"], rtol=0, atol=1e-9)
+
+
+def test_crashing_pipeline_is_an_error_row_and_the_run_goes_on(tmp_path, capsys):
+    cfg = _config(tmp_path, pipelines=["CSP+LDA", {"name": "TS+LR", "params": {"estimator": "bogus"}}])
+    code = main(["benchmark", str(_write(tmp_path, cfg)), "--quiet"])
+    assert code == 1
+    results = pd.read_csv(Path(cfg["output"]) / "results.csv", keep_default_na=False)
+    failed = results[results["error"] != ""]
+    assert sorted(failed["subject"]) == [1, 2, 3] and set(failed["pipeline"]) == {"TS+LR"}
+    assert failed["error"].str.contains("bogus").all()
+    ok = results[results["error"] == ""]
+    assert set(ok["pipeline"]) == {"CSP+LDA"} and len(ok) == 3
+    out = capsys.readouterr()
+    assert "3 failed" in out.out
+    board = pd.read_csv(Path(cfg["output"]) / "leaderboard.csv")
+    assert board["pipeline"].tolist() == ["CSP+LDA"]
+
+
+def test_bad_yaml_names_file_and_line(tmp_path, capsys):
+    path = tmp_path / "broken.yml"
+    path.write_text("name: x\ndatasets:\n  - SyntheticMI\npipelines: [CSP+LDA\n")
+    with pytest.raises(ConfigError, match=r"broken\.yml line 5: invalid YAML"):
+        load_config(path)
+    assert main(["benchmark", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "broken.yml line 5" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"datasets": ["Kalunga2061"]}, "unknown dataset 'Kalunga2061': did you mean Kalunga2016"),
+    ({"pipelines": ["TS+LRR"]}, "unknown pipeline 'TS+LRR': did you mean TS+LR"),
+    ({"pipelines": ["ShallowConvNett"]}, "did you mean ShallowConvNet"),
+    ({"evaluations": ["within-sesion"]}, "unknown evaluation 'within-sesion': did you mean within-session"),
+    ({"paradigm": "LeftRightImagry"}, "unknown paradigm 'LeftRightImagry': did you mean LeftRightImagery"),
+    ({"pipelnes": ["CSP+LDA"]}, "did you mean pipelines"),
+    ({"evaluations": [{"type": "pseudo-online", "windw": 1}]}, "did you mean window"),
+    ({"evaluations": [{"type": "pseudo-online", "step": 0}]}, "step must be a positive number of seconds"),
+])
+def test_unknown_names_list_close_matches(tmp_path, change, message):
+    with pytest.raises((UnknownNameError, ConfigError), match=message.replace("+", r"\+")):
+        run_benchmark(_config(tmp_path, **change), quiet=True)
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cfg = _config(tmp_path, output=str(blocker / "out"))
+    assert main(["benchmark", str(_write(tmp_path, cfg))]) == 2
+    err = capsys.readouterr().err
+    assert "output folder is not writable" in err and str(blocker / "out") in err
+    assert main(["benchmark", str(tmp_path / "missing.yml")]) == 2
+    assert "no such benchmark file" in capsys.readouterr().err
