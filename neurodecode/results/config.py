@@ -1,0 +1,248 @@
+"""Benchmark definitions: YAML (or a mapping) checked up front, with errors that say what to fix."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, UnknownNameError
+from ..preprocessing import Recipe
+from ..yamlio import read_yaml_mapping
+
+__all__ = ["BenchmarkConfig", "load_config", "OFFLINE", "PSEUDO_ONLINE"]
+
+OFFLINE = ("within-session", "cross-session", "cross-subject")
+PSEUDO_ONLINE = "pseudo-online"
+KEYS = ("name", "datasets", "paradigm", "recipe", "pipelines", "evaluations", "seed", "output")
+#: Settings of the evaluation that the runner sets itself.
+_RESERVED = {"self", "paradigm", "datasets", "recipe", "random_state", "hdf5_path", "predictions_dir",
+             "overwrite", "error_score", "suffix", "verbose", "cache"}
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A checked benchmark definition (see :func:`load_config`).
+
+    ``datasets``, ``pipelines`` and ``evaluations`` are lists of plain
+    mappings, so tasks built from them travel to worker processes as data.
+    """
+
+    name: str
+    datasets: list
+    paradigm: dict
+    recipe: Recipe
+    pipelines: list
+    evaluations: list
+    seed: int = 42
+    output: Path = field(default_factory=lambda: Path("results"))
+
+
+def load_config(source, output=None) -> BenchmarkConfig:
+    """Read and check a benchmark definition.
+
+    Parameters
+    ----------
+    source : str | Path | dict | BenchmarkConfig
+        A YAML file or the same mapping::
+
+            name: my-benchmark
+            datasets:                      # names, or {name, subjects, params}
+              - {name: Kalunga2016, subjects: [1, 2, 3]}
+            paradigm: {name: SSVEP, params: {fmin: 3, fmax: 45, n_classes: 4, resample: 128}}
+            recipe: pipelines/recipes/standard.yml     # or a list of steps; optional
+            pipelines:                     # registry names, {name, params}, YAML files or folders
+              - TS+LR
+              - {name: ShallowConvNet, params: {max_epochs: 30}}
+              - pipelines/CCA.yml
+            evaluations:                   # within-session, cross-session, cross-subject,
+              - within-session             # or pseudo-online with its settings
+              - {type: pseudo-online, split: within-session, window: 2.0, step: 0.25, rest: [rest]}
+            seed: 42
+            output: results/my-benchmark
+
+        Relative paths in a file are resolved against the file's folder.
+    output : str | Path | None
+        Overrides ``output``.
+
+    Raises
+    ------
+    ConfigError
+        Invalid YAML (file and line), a missing or misspelt key, bad settings.
+    UnknownNameError
+        An unknown dataset, paradigm, pipeline or evaluation, with close matches.
+    """
+    if isinstance(source, BenchmarkConfig):
+        spec, where, base = None, "benchmark", Path.cwd()
+        cfg = source
+    else:
+        if isinstance(source, dict):
+            spec, where, base = dict(source), "benchmark", Path.cwd()
+        elif isinstance(source, (str, Path)):
+            path = Path(source)
+            if not path.is_file():
+                raise ConfigError(f"{path}: no such benchmark file")
+            spec, where, base = read_yaml_mapping(path, "benchmark definition"), str(path), path.parent
+        else:
+            raise ConfigError(f"a benchmark is a YAML file or a mapping, got {type(source).__name__}")
+        cfg = _parse(spec, where, base)
+    if output is not None:
+        cfg = BenchmarkConfig(**{**cfg.__dict__, "output": Path(output)})
+    return cfg
+
+
+def _parse(spec: dict, where: str, base: Path) -> BenchmarkConfig:
+    for key in spec:
+        if key not in KEYS:
+            raise UnknownNameError(f"key in {where}:", key, KEYS)
+    for key in ("datasets", "paradigm", "pipelines", "evaluations"):
+        if not spec.get(key):
+            raise ConfigError(f"{where}: '{key}' is missing or empty")
+    seed = spec.get("seed", 42)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"{where}: seed must be an integer, got {seed!r}")
+    name = str(spec.get("name") or (Path(where).stem if where != "benchmark" else "benchmark"))
+    recipe = spec.get("recipe")
+    if isinstance(recipe, str) and recipe.endswith((".yml", ".yaml")):
+        recipe = _resolve(recipe, base)
+    paradigm = _paradigm(spec["paradigm"], where)
+    return BenchmarkConfig(
+        name=name,
+        datasets=[_dataset(d, where) for d in _as_list(spec["datasets"], "datasets", where)],
+        paradigm=paradigm,
+        recipe=Recipe.coerce(recipe),
+        pipelines=_pipelines(_as_list(spec["pipelines"], "pipelines", where), where, base, paradigm["name"]),
+        evaluations=_evaluations(_as_list(spec["evaluations"], "evaluations", where), where),
+        seed=seed,
+        output=_resolve(spec["output"], base) if spec.get("output") else Path("results") / name,
+    )
+
+
+def _as_list(value, key, where) -> list:
+    if isinstance(value, (str, dict)):
+        return [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: '{key}' must be a list, got {type(value).__name__}")
+    return value
+
+
+def _resolve(path, base: Path) -> Path:
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    return base / path if (base / path).exists() or not path.exists() else path
+
+
+def _mapping(item, where, what, keys) -> dict:
+    if isinstance(item, str):
+        return {"name": item}
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: each {what} is a name or a mapping, got {item!r}")
+    for key in item:
+        if key not in keys:
+            raise UnknownNameError(f"key of a {what} in {where}:", key, keys)
+    return dict(item)
+
+
+def _dataset(item, where) -> dict:
+    from ..datasets import get_dataset
+
+    spec = _mapping(item, where, "dataset", ("name", "subjects", "params"))
+    params = spec.get("params") or {}
+    dataset = get_dataset(spec["name"], **params)  # unknown names list close matches
+    subjects = spec.get("subjects")
+    if subjects is not None:
+        subjects = [subjects] if isinstance(subjects, int) else list(subjects)
+        missing = [s for s in subjects if s not in dataset.subject_list]
+        if missing:
+            raise ConfigError(f"{where}: {dataset.code} has no subject(s) {missing}; it has "
+                              f"{dataset.subject_list}")
+    return {"name": str(spec["name"]), "code": dataset.code, "params": params,
+            "subjects": subjects or list(dataset.subject_list), "n_sessions": int(dataset.n_sessions)}
+
+
+def _paradigm(item, where) -> dict:
+    import moabb.paradigms as mp
+    from moabb.paradigms.base import BaseParadigm
+
+    spec = _mapping(item, where, "paradigm", ("name", "params"))
+    names = [n for n in dir(mp) if inspect.isclass(getattr(mp, n)) and issubclass(getattr(mp, n), BaseParadigm)
+             and not inspect.isabstract(getattr(mp, n))]
+    if spec["name"] not in names:
+        raise UnknownNameError("paradigm", spec["name"], names)
+    params = spec.get("params") or {}
+    try:
+        getattr(mp, spec["name"])(**params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: paradigm {spec['name']}: {exc}") from None
+    return {"name": spec["name"], "params": params}
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _pipelines(items, where, base, paradigm) -> list:
+    from ..models import PIPELINES, load_pipeline_file
+    from ..models.deep import model_names
+
+    known = list(PIPELINES) + model_names()
+    out = []
+    for item in items:
+        spec = _mapping(item, where, "pipeline", ("name", "params", "file"))
+        if "file" in spec or spec["name"] not in known:
+            ref = spec.get("file") or spec["name"]
+            path = _resolve(ref, base)
+            if not path.exists():
+                raise UnknownNameError("pipeline", str(ref), known)
+            files = [path] if path.is_file() else sorted(
+                f for f in path.rglob("*.yml")
+                if not {"recipes", "benchmarks"} & set(f.relative_to(path).parts[:-1]))
+            for f in files:
+                loaded = load_pipeline_file(f)
+                if path.is_dir() and paradigm not in loaded["paradigms"]:
+                    continue
+                out.append({"name": loaded["name"], "file": str(f.resolve()),
+                            "digest": _digest({"file": f.read_text()})})
+        else:
+            params = spec.get("params") or {}
+            out.append({"name": spec["name"], "params": params,
+                        "digest": _digest({"registry": spec["name"], "params": params})})
+    names = [p["name"] for p in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{where}: pipeline name(s) {twice} given twice; pipeline names must be unique")
+    if not out:
+        raise ConfigError(f"{where}: no pipeline declares the paradigm {paradigm}")
+    return out
+
+
+def _evaluations(items, where) -> list:
+    from ..evaluation import PseudoOnlineEvaluation
+
+    allowed = set(inspect.signature(PseudoOnlineEvaluation.__init__).parameters) - _RESERVED
+    out = []
+    for item in items:
+        spec = {"type": item} if isinstance(item, str) else dict(item) if isinstance(item, dict) else None
+        if spec is None or "type" not in spec:
+            raise ConfigError(f"{where}: each evaluation is a type or a mapping with 'type', got {item!r}")
+        kind = spec.pop("type")
+        label = spec.pop("label", None)
+        if kind in OFFLINE:
+            if spec:
+                raise ConfigError(f"{where}: offline evaluation {kind} takes no settings, got {sorted(spec)}")
+            out.append({"type": kind, "label": label or f"offline/{kind}", "settings": {}})
+        elif kind == PSEUDO_ONLINE:
+            for key in spec:
+                if key not in allowed:
+                    raise UnknownNameError(f"pseudo-online setting in {where}:", key, allowed)
+            split = spec.setdefault("split", "within-session")
+            out.append({"type": kind, "label": label or f"pseudo-online/{split}", "settings": spec})
+        else:
+            raise UnknownNameError("evaluation", str(kind), [*OFFLINE, PSEUDO_ONLINE])
+    labels = [e["label"] for e in out]
+    twice = sorted({n for n in labels if labels.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{where}: evaluation(s) {twice} given twice; add a distinct 'label' to each")
+    return out

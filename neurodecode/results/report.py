@@ -1,0 +1,173 @@
+"""A Markdown report of a benchmark with PNG figures (MOABB's plots where MOABB has one)."""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from ..evaluation.pseudo_online import safe_name
+
+__all__ = ["write_report"]
+
+
+def _save(fig, path: Path) -> str:
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return f"figures/{path.name}"
+
+
+def _score_plots(results: pd.DataFrame, figures: Path) -> list[str]:
+    """MOABB's score plot per dataset, one entry per pipeline and evaluation."""
+    from moabb.analysis.plotting import score_plot
+
+    out = []
+    for dataset, g in results.groupby("dataset", sort=False):
+        data = g.assign(pipeline=g["pipeline"] + " | " + g["evaluation"])
+        chance = float(g["chance"].min())
+        fig, _ = score_plot(data[["dataset", "subject", "session", "pipeline", "score"]], chance_level=chance)
+        fig.suptitle(f"{dataset}: scores per subject (offline: MOABB's metric; pseudo-online: nMCC)")
+        out.append((f"Scores on {dataset}", _save(fig, figures / f"scores_{_file(dataset)}.png")))
+    return out
+
+
+def _paired_plots(paired: pd.DataFrame, figures: Path) -> list[str]:
+    """MOABB's paired plot of offline against pseudo-online scores above chance, per pipeline."""
+    from moabb.analysis.plotting import paired_plot
+
+    out = []
+    for (split, pipeline), g in paired.groupby(["split", "pipeline"], sort=False):
+        long = pd.concat([
+            pd.DataFrame({"dataset": g["dataset"], "subject": g["subject"], "session": "all",
+                          "pipeline": "offline", "score": g["offline_score"] - g["offline_chance"]}),
+            pd.DataFrame({"dataset": g["dataset"], "subject": g["subject"], "session": "all",
+                          "pipeline": "pseudo-online", "score": g["pseudo_online_score"] - g["pseudo_online_chance"]}),
+        ])
+        fig = paired_plot(long, "offline", "pseudo-online", chance_level=0.0)
+        fig.suptitle(f"{pipeline} ({split}): score above chance, one dot per subject")
+        out.append((f"Offline vs pseudo-online: {pipeline}, {split}",
+                    _save(fig, figures / f"paired_{_file(split)}_{_file(pipeline)}.png")))
+    return out
+
+
+def _decisions(output: Path, board: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """Saved decisions of the best pseudo-online pipeline of the first dataset that has some."""
+    online = board[board["evaluation"].str.startswith("pseudo-online")]
+    for row in online.sort_values("rank").itertuples():
+        folder = output / "predictions" / safe_name(row.evaluation) / row.dataset
+        files = sorted(folder.glob(f"*_{safe_name(row.pipeline)}.parquet"))
+        if files:
+            return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True), row.evaluation
+    return None, ""
+
+
+def _timeline(decisions: pd.DataFrame, label: str, figures: Path, seconds: float = 90.0) -> tuple:
+    import matplotlib.pyplot as plt
+
+    first = decisions.groupby(["subject", "session", "run"], sort=False).ngroup() == 0
+    run = decisions[first]
+    run = run[run["time"] <= run["time"].min() + seconds]
+    classes = ["idle"] + sorted(set(run["truth"]) - {"idle"} | set(run["prediction"]) - {"idle"})
+    code = {c: i for i, c in enumerate(classes)}
+    fig, ax = plt.subplots(figsize=(11, 3))
+    ax.step(run["time"], run["truth"].map(code), where="post", lw=2.5, alpha=0.5, label="truth")
+    ax.plot(run["time"], run["prediction"].map(code), ".", ms=3, label="decision")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("time in the run (s)")
+    head = run.iloc[0]
+    ax.set_title(f"{head['dataset']} subject {head['subject']} session {head['session']} run {head['run']}: "
+                 f"{head['pipeline']} ({label}), first {seconds:g} s")
+    ax.legend(loc="upper right")
+    return "Pseudo-online decisions against the truth", _save(fig, figures / "timeline.png")
+
+
+def _confusions(output: Path, board: pd.DataFrame, figures: Path) -> list[tuple]:
+    """Confusion matrices (rows: truth, normalised) of the scored pseudo-online decisions."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    out = []
+    online = board[board["evaluation"].str.startswith("pseudo-online")]
+    for (dataset, evaluation), g in online.groupby(["dataset", "evaluation"], sort=False):
+        tables = []
+        for pipeline in g["pipeline"]:
+            files = sorted((output / "predictions" / safe_name(evaluation) / dataset)
+                           .glob(f"*_{safe_name(pipeline)}.parquet"))
+            if files:
+                d = pd.concat([pd.read_parquet(f, columns=["truth", "prediction", "scored"]) for f in files])
+                tables.append((pipeline, d[d["scored"]]))
+        if not tables:
+            continue
+        fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4), squeeze=False)
+        for ax, (pipeline, d) in zip(axes[0], tables):
+            labels = sorted(set(d["truth"]) | set(d["prediction"]))
+            ConfusionMatrixDisplay.from_predictions(d["truth"], d["prediction"], labels=labels, normalize="true",
+                                                    ax=ax, colorbar=False, values_format=".2f")
+            ax.set_title(pipeline)
+        fig.suptitle(f"{dataset}, {evaluation}: decisions, normalised per true class")
+        out.append((f"Confusion matrices: {dataset}, {evaluation}",
+                    _save(fig, figures / f"confusion_{_file(dataset)}_{_file(evaluation)}.png")))
+    return out
+
+
+def _file(name: str) -> str:
+    return safe_name(name).replace("/", "_")
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_markdown(index=False, floatfmt=".3f") if len(df) else "_none_"
+
+
+def write_report(cfg, tables: dict, output) -> Path:
+    """Write ``report.md`` and ``figures/*.png`` from the benchmark tables; return the report's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    output = Path(output)
+    figures = output / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    ok = tables["results"][tables["results"]["error"] == ""]
+    board = tables["leaderboard"]
+    shown = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if len(ok):
+            shown += _score_plots(ok, figures)
+        if len(tables["offline_vs_pseudoonline"]):
+            shown += _paired_plots(tables["offline_vs_pseudoonline"], figures)
+        decisions, label = _decisions(output, board)
+        if decisions is not None:
+            shown.append(_timeline(decisions, label, figures))
+        shown += _confusions(output, board, figures)
+    paired = tables["offline_vs_pseudoonline"]
+    summary = paired.groupby(["dataset", "pipeline", "split"], sort=False).agg(
+        n_subjects=("subject", "nunique"), offline=("offline_score", "mean"),
+        pseudo_online=("pseudo_online_score", "mean"), difference=("difference", "mean"),
+        p_offline_higher=("p_offline_higher", "first")).reset_index() if len(paired) else paired
+    lines = [f"# Benchmark: {cfg.name}", "",
+             f"Datasets: {', '.join(d['code'] + ' (subjects ' + ', '.join(map(str, d['subjects'])) + ')' for d in cfg.datasets)}. "
+             f"Paradigm: {cfg.paradigm['name']} {cfg.paradigm['params'] or ''}. "
+             f"Recipe: {cfg.recipe!r} (digest {cfg.recipe.digest}). Seed: {cfg.seed}.", "",
+             "## Leaderboard", "",
+             "Offline scores use MOABB's metric for the paradigm (ROC-AUC for two classes, else accuracy); "
+             "pseudo-online scores are nMCC = (MCC + 1) / 2 over the task classes and idle (chance 0.5).", "",
+             _table(board.drop(columns=[c for c in ("itr", "latency_mean", "idle_fpr", "nmcc")
+                                        if board[c].isna().all()])), "",
+             "## Offline against pseudo-online", "",
+             "Mean over subjects; `difference` is pseudo-online minus offline, both above chance; "
+             "`p_offline_higher` is MOABB's one-sided paired test.", "", _table(summary), ""]
+    if len(tables["failures"]):
+        lines += ["## Failures", "", _table(tables["failures"]), ""]
+    for title, path in shown:
+        lines += [f"## {title}", "", f"![{title}]({path})", ""]
+    report = output / "report.md"
+    tmp = report.with_name(f".report.{os.getpid()}.md")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, report)
+    return report
+

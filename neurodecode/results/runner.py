@@ -1,0 +1,229 @@
+"""Run a benchmark: tasks to workers, rows to the store, then tables and a report."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from time import perf_counter
+
+import pandas as pd
+
+from ..errors import ConfigError
+from .config import PSEUDO_ONLINE, BenchmarkConfig, load_config
+from .store import ResultStore
+from .tasks import Task, build_tasks, identity, make_paradigm, run_task
+
+__all__ = ["run_benchmark", "BenchmarkResult", "ENGINES"]
+
+ENGINES = ("local", "dask")
+logger = logging.getLogger("neurodecode.benchmark")
+
+
+@dataclass
+class BenchmarkResult:
+    """What a benchmark run produced.
+
+    Attributes
+    ----------
+    results : DataFrame
+        Every row (``results.csv``), error rows included.
+    leaderboard : DataFrame
+    failures : DataFrame
+        The error rows: dataset, subject, pipeline, evaluation, error.
+    files : dict
+        Output name to path.
+    n_run, n_skipped : int
+        Tasks computed in this run, and tasks found done in the store.
+    seconds : float
+        Wall time of this run.
+    """
+
+    results: pd.DataFrame
+    leaderboard: pd.DataFrame
+    failures: pd.DataFrame
+    files: dict
+    n_run: int
+    n_skipped: int
+    seconds: float
+
+
+def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "local", n_jobs: int = 1,
+                  scheduler: str | None = None, quiet: bool = False, report: bool = True) -> BenchmarkResult:
+    """Run a benchmark definition to leaderboard CSVs and a report.
+
+    Tasks are (dataset, subject, pipeline, evaluation). Each finished task's
+    rows go to the append-only store in the output folder at once (see
+    :class:`~neurodecode.results.store.ResultStore`), so an interrupted run
+    resumes where it stopped; only this process writes the store.
+
+    Parameters
+    ----------
+    config : str | Path | dict | BenchmarkConfig
+        See :func:`~neurodecode.results.config.load_config`.
+    output : str | Path | None
+        Overrides the definition's output folder.
+    overwrite : bool
+        Recompute tasks already in the store.
+    engine : "local" | "dask"
+        ``"local"``: this process (``n_jobs=1``) or ``n_jobs`` worker
+        processes. ``"dask"``: a ``LocalCluster`` of ``n_jobs`` single-thread
+        workers, or the cluster at ``scheduler``.
+    n_jobs : int
+    scheduler : str | None
+        Address of a running Dask scheduler (``tcp://host:8786``).
+    quiet : bool
+        No progress bar and no per-task lines.
+    report : bool
+        Also write ``report.md`` and its figures.
+
+    Returns
+    -------
+    result : BenchmarkResult
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> result = run_benchmark({
+    ...     "datasets": [{"name": "SyntheticMI", "params": {"n_subjects": 1, "n_sessions": 1, "sfreq": 128}}],
+    ...     "paradigm": "LeftRightImagery", "pipelines": ["CSP+LDA"], "evaluations": ["within-session"],
+    ...     "output": tempfile.mkdtemp()}, quiet=True, report=False)
+    >>> result.leaderboard[["pipeline", "n_subjects", "rank"]].values.tolist()
+    [['CSP+LDA', 1, 1]]
+    """
+    t0 = perf_counter()
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    cfg = load_config(config, output=output)
+    store = ResultStore(cfg.output)
+    _check_evaluations(cfg)
+    parallel = engine == "dask" or n_jobs > 1
+    tasks = build_tasks(cfg, threads=1 if parallel else None)
+    done = set() if overwrite else store.done_tasks()
+    todo = [t for t in tasks if t.id not in done]
+    if not quiet:
+        logger.info(f"{cfg.name}: {len(tasks)} task(s), {len(tasks) - len(todo)} already in {store.path}, "
+                    f"{len(todo)} to run ({engine} engine, {n_jobs} worker(s))")
+    _execute(todo, store, engine, n_jobs, scheduler, quiet)
+    from .tables import write_tables
+
+    rows = store.rows()
+    ids = {t.id for t in tasks}
+    rows = rows[rows["task"].isin(ids)].reset_index(drop=True) if len(rows) else rows
+    files, tables = write_tables(rows, cfg.output)
+    if report:
+        from .report import write_report
+
+        files["report"] = write_report(cfg, tables, cfg.output)
+    failures = tables["failures"]
+    if not quiet:
+        logger.info(f"{cfg.name}: wrote {', '.join(str(p) for p in files.values())}")
+        if len(failures):
+            logger.warning(f"{len(failures)} task(s) failed:")
+            for f in failures.itertuples():
+                logger.warning(f"  {f.dataset} sub-{f.subject} {f.pipeline} {f.evaluation}: {f.error}")
+    return BenchmarkResult(tables["results"], tables["leaderboard"], failures, files, len(todo),
+                           len(tasks) - len(todo), perf_counter() - t0)
+
+
+def _check_evaluations(cfg: BenchmarkConfig) -> None:
+    """Build each pseudo-online evaluation once, so bad settings stop the run before any work."""
+    import tempfile
+
+    from ..datasets import get_dataset
+    from ..evaluation import PseudoOnlineEvaluation
+
+    first = cfg.datasets[0]
+    paradigm = make_paradigm(cfg.paradigm)
+    dataset = get_dataset(first["name"], **first["params"])
+    for ev in cfg.evaluations:
+        if ev["type"] == PSEUDO_ONLINE:
+            with tempfile.TemporaryDirectory() as scratch:
+                PseudoOnlineEvaluation(paradigm, [dataset], recipe=cfg.recipe, hdf5_path=scratch,
+                                       **ev["settings"])
+
+
+def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, scheduler, quiet: bool) -> None:
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    runs = _dask(todo, n_jobs, scheduler) if engine == "dask" else _local(todo, n_jobs)
+    with logging_redirect_tqdm([logging.root, logger]), tqdm(total=len(todo), unit="task", disable=quiet or not todo,
+                                       desc="benchmark") as bar:
+        for i, (task, (rows, status, message), seconds) in enumerate(runs, 1):
+            store.add(task.id, rows, status, seconds, message)
+            bar.update()
+            if quiet:
+                continue
+            if status == "ok":
+                scores = pd.Series([r["score"] for r in rows], dtype=float)
+                logger.info(f"[{i}/{len(todo)}] {task.describe()}: score {scores.mean():.3f} "
+                            f"({len(rows)} row(s), {seconds:.1f} s)")
+            else:
+                logger.warning(f"[{i}/{len(todo)}] {task.describe()}: FAILED {message}")
+
+
+def _timed(task: Task):
+    t0 = perf_counter()
+    out = run_task(task)
+    return out, perf_counter() - t0
+
+
+def _crashed(task: Task, exc: BaseException):
+    """The result of a task whose worker died."""
+    message = f"worker lost: {type(exc).__name__}: {exc}".splitlines()[0]
+    row = {**identity(task), "score": float("nan"), "error": message}
+    return [row], "error", message
+
+
+def _local(todo: list[Task], n_jobs: int):
+    if n_jobs == 1:
+        for task in todo:
+            out, seconds = _timed(task)
+            yield task, out, seconds
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: workers must not inherit torch/BLAS thread pools from a fork
+    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_timed, t): t for t in todo}
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                out, seconds = future.result()
+            except Exception as exc:  # noqa: BLE001  (a dead worker fails its task only)
+                out, seconds = _crashed(task, exc), float("nan")
+            yield task, out, seconds
+
+
+def _dask(todo: list[Task], n_jobs: int, scheduler: str | None):
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise ConfigError("the dask engine needs dask.distributed: pip install 'dask[distributed]'") from exc
+    if not todo:
+        return
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    try:
+        client = Client(scheduler or cluster)
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        futures = [client.submit(_timed, t, key=f"neurodecode-{t.id}-{os.getpid()}", pure=False) for t in todo]
+        by_key = {f.key: t for f, t in zip(futures, todo)}
+        for future in as_completed(futures):
+            task = by_key[future.key]
+            try:
+                out, seconds = future.result()
+            except Exception as exc:  # noqa: BLE001
+                out, seconds = _crashed(task, exc), float("nan")
+            yield task, out, seconds
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

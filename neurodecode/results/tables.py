@@ -1,0 +1,177 @@
+"""Leaderboard, offline-vs-pseudo-online and MOABB meta-analysis tables from result rows."""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["leaderboard", "offline_vs_pseudo_online", "statistics", "write_tables"]
+
+_GROUP = ["dataset", "evaluation", "pipeline"]
+#: Pseudo-online metrics carried to the leaderboard (nMCC is the score).
+_ONLINE = {"itr": "itr", "latency_mean": "latency_mean", "idle_fpr": "idle_fpr"}
+
+
+def _ok(rows: pd.DataFrame) -> pd.DataFrame:
+    if rows.empty:
+        return rows
+    return rows[rows["error"].fillna("") == ""]
+
+
+def per_subject(rows: pd.DataFrame, columns=("score", "chance")) -> pd.DataFrame:
+    """Mean over sessions and replayed runs: one row per dataset, evaluation, pipeline and subject."""
+    cols = [c for c in columns if c in rows]
+    return rows.groupby([*_GROUP, "subject"], sort=False)[cols].mean().reset_index()
+
+
+def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset x evaluation x pipeline, ranked within dataset x evaluation.
+
+    Columns: ``score_mean`` and ``score_std`` across subjects (each subject
+    first averaged over sessions and runs), ``n_subjects``, ``rank`` (1 is
+    best), ``chance`` (0.5 for ROC-AUC and nMCC, 1/classes for accuracy),
+    ``score_minus_chance``, and for pseudo-online rows ``nmcc``, ``itr``
+    (bits/min), ``latency_mean`` (s) and ``idle_fpr``; ``n_errors`` counts
+    failed tasks.
+    """
+    ok = _ok(rows)
+    columns = [*_GROUP, "score_mean", "score_std", "n_subjects", "rank", "chance", "score_minus_chance",
+               "nmcc", *_ONLINE, "n_errors"]
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    subj = per_subject(ok, ("score", "chance", *_ONLINE))
+    board = subj.groupby(_GROUP, sort=False).agg(
+        score_mean=("score", "mean"), score_std=("score", "std"), n_subjects=("subject", "nunique"),
+        chance=("chance", "mean"), **{k: (k, "mean") for k in _ONLINE if k in subj}).reset_index()
+    board["score_minus_chance"] = board["score_mean"] - board["chance"]
+    online = board["evaluation"].str.startswith("pseudo-online")
+    board["nmcc"] = board["score_mean"].where(online)
+    for k in _ONLINE:
+        board[k] = board[k].where(online) if k in board else np.nan
+    board["rank"] = board.groupby(["dataset", "evaluation"])["score_mean"].rank(ascending=False,
+                                                                                method="min").astype(int)
+    errors = rows[rows["error"].fillna("") != ""].groupby(_GROUP).size().rename("n_errors")
+    board = board.merge(errors, left_on=_GROUP, right_index=True, how="left")
+    board["n_errors"] = board["n_errors"].fillna(0).astype(int)
+    return board.sort_values(["dataset", "evaluation", "rank", "pipeline"], ignore_index=True)[columns]
+
+
+def _p_value(pairs: pd.DataFrame) -> tuple[float, str]:
+    """MOABB's one-sided p-value that the first column beats the second, and the test used."""
+    from moabb.analysis.meta_analysis import compute_pvals_perm, compute_pvals_wilcoxon
+
+    if len(pairs) < 2:
+        return float("nan"), "none (one subject)"
+    # as moabb.analysis.meta_analysis.compute_dataset_statistics: permutations below 20 subjects
+    if len(pairs) < 20:
+        return float(compute_pvals_perm(pairs)[0, 1]), "permutation"
+    return float(compute_pvals_wilcoxon(pairs)[0, 1]), "wilcoxon"
+
+
+def offline_vs_pseudo_online(rows: pd.DataFrame) -> pd.DataFrame:
+    """Offline and pseudo-online scores of the same pipeline and split, paired per subject.
+
+    Offline scores (ROC-AUC or accuracy) and pseudo-online nMCC have different
+    chance levels, so both are compared above chance: ``difference`` is
+    pseudo-online minus offline, and ``p_offline_higher`` is MOABB's
+    one-sided paired test (permutation below 20 subjects, else Wilcoxon) over
+    the subjects of that dataset and pipeline.
+    """
+    ok = _ok(rows)
+    columns = ["dataset", "pipeline", "split", "subject", "offline_score", "offline_chance",
+               "pseudo_online_score", "pseudo_online_chance", "difference", "p_offline_higher", "test",
+               "n_subjects"]
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    subj = per_subject(ok)
+    out = []
+    for split in ("within-session", "cross-session", "cross-subject"):
+        off = subj[subj["evaluation"] == f"offline/{split}"]
+        onl = subj[subj["evaluation"] == f"pseudo-online/{split}"]
+        if off.empty or onl.empty:
+            continue
+        both = off.merge(onl, on=["dataset", "pipeline", "subject"], suffixes=("_off", "_on"))
+        for (dataset, pipeline), g in both.groupby(["dataset", "pipeline"], sort=False):
+            pairs = pd.DataFrame({"offline": (g["score_off"] - g["chance_off"]).to_numpy(),
+                                  "pseudo-online": (g["score_on"] - g["chance_on"]).to_numpy()})
+            p, test = _p_value(pairs)
+            out.append(pd.DataFrame({
+                "dataset": dataset, "pipeline": pipeline, "split": split, "subject": g["subject"].to_numpy(),
+                "offline_score": g["score_off"].to_numpy(), "offline_chance": g["chance_off"].to_numpy(),
+                "pseudo_online_score": g["score_on"].to_numpy(), "pseudo_online_chance": g["chance_on"].to_numpy(),
+                "difference": (pairs["pseudo-online"] - pairs["offline"]).to_numpy(),
+                "p_offline_higher": p, "test": test, "n_subjects": len(g)}))
+    return pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
+
+
+def statistics(rows: pd.DataFrame) -> pd.DataFrame:
+    """MOABB's pairwise pipeline statistics per dataset, and their meta-analysis across datasets.
+
+    For each evaluation with two or more pipelines:
+    ``moabb.analysis.meta_analysis.compute_dataset_statistics`` per dataset
+    (``p``: one-sided p-value that ``pipe1`` beats ``pipe2``; ``smd``:
+    standardised mean difference; ``nsub``), then one ``dataset="meta-analysis"``
+    row per pair with MOABB's ``combine_effects`` and ``combine_pvalues``
+    (Stouffer) over the datasets.
+    """
+    from moabb.analysis.meta_analysis import combine_effects, combine_pvalues, compute_dataset_statistics
+
+    ok = _ok(rows)
+    columns = ["evaluation", "dataset", "pipe1", "pipe2", "p", "smd", "nsub"]
+    out = []
+    for evaluation, g in (ok.groupby("evaluation", sort=False) if not ok.empty else []):
+        if g["pipeline"].nunique() < 2:
+            continue
+        # MOABB pivots subjects x pipelines: keep the subjects every pipeline has
+        full = g.groupby(["dataset", "subject"])["pipeline"].transform("nunique") == g["pipeline"].nunique()
+        g = g[full]
+        if g.empty or g["subject"].nunique() < 2:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stats = compute_dataset_statistics(g[["dataset", "subject", "session", "pipeline", "score"]])
+        stats = stats[stats["pipe1"] != stats["pipe2"]].drop(columns="index")
+        meta = [{"dataset": "meta-analysis", "pipe1": a, "pipe2": b,
+                 "p": combine_pvalues(s["p"], s["nsub"]), "smd": combine_effects(s["smd"], s["nsub"]),
+                 "nsub": s["nsub"].sum()} for (a, b), s in stats.groupby(["pipe1", "pipe2"], sort=False)]
+        out.append(pd.concat([stats, pd.DataFrame(meta)], ignore_index=True).assign(evaluation=evaluation))
+    return pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)  # a kill leaves the previous file, never half a file
+    return path
+
+
+def write_tables(rows: pd.DataFrame, folder) -> tuple[dict, dict]:
+    """Write ``results.csv``, ``leaderboard.csv``, ``offline_vs_pseudoonline.csv`` and ``stats.csv``.
+
+    Returns ``(files, tables)``: paths by name, and the tables (plus
+    ``failures``) as DataFrames.
+    """
+    folder = Path(folder)
+    if rows.empty:
+        rows = pd.DataFrame(columns=[*_GROUP, "subject", "session", "score", "chance", "error"])
+    rows = rows.copy()
+    rows["error"] = rows["error"].fillna("") if "error" in rows else ""
+    first = ["dataset", "evaluation", "pipeline", "subject", "session", "run", "score", "time", "samples",
+             "channels", "n_sessions", "chance"]
+    order = [c for c in first if c in rows] + [c for c in rows if c not in first and c != "traceback"]
+    sort = [c for c in ("dataset", "evaluation", "pipeline", "subject", "session", "run") if c in rows]
+    results = rows[order].sort_values(sort, ignore_index=True, key=_sort_key)
+    tables = {"results": results, "leaderboard": leaderboard(rows),
+              "offline_vs_pseudoonline": offline_vs_pseudo_online(rows), "stats": statistics(rows),
+              "failures": results.loc[results["error"] != "", ["dataset", "subject", "pipeline", "evaluation",
+                                                               "error"]].reset_index(drop=True)}
+    files = {name: _write_csv(tables[name], folder / f"{name}.csv")
+             for name in ("results", "leaderboard", "offline_vs_pseudoonline", "stats")}
+    return files, tables
+
+
+def _sort_key(col: pd.Series) -> pd.Series:
+    return col.astype(str) if col.dtype == object else col

@@ -1,0 +1,216 @@
+"""Benchmark tasks, one per (dataset, subject, pipeline, evaluation), and the work a worker does.
+
+A task holds plain data only, so it can be sent to another process or a Dask
+worker; :func:`run_task` rebuilds the dataset, paradigm, pipeline and
+evaluation there and returns result rows. It never writes the store.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+
+from ..preprocessing import Recipe
+from .config import OFFLINE, BenchmarkConfig
+
+__all__ = ["Task", "build_tasks", "run_task", "make_paradigm", "build_pipeline", "identity"]
+
+#: MOABB's result-row names for the counts that its evaluations yield under other names.
+_RENAME = {"n_samples": "samples", "n_channels": "channels"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: a pipeline scored on one subject of one dataset by one evaluation."""
+
+    id: str
+    dataset: dict
+    subject: int
+    pipeline: dict
+    evaluation: dict
+    paradigm: dict
+    recipe: dict
+    seed: int
+    output: str
+    threads: int | None = None
+
+    def describe(self) -> str:
+        return f"{self.dataset['code']} sub-{self.subject} {self.pipeline['name']} {self.evaluation['label']}"
+
+
+def build_tasks(cfg: BenchmarkConfig, threads: int | None = None) -> list[Task]:
+    """Every task of a benchmark, in a stable order (dataset, evaluation, pipeline, subject)."""
+    recipe = cfg.recipe.to_dict()
+    tasks = []
+    for ds in cfg.datasets:
+        for ev in cfg.evaluations:
+            if ev["type"] == "cross-session" or ev["settings"].get("split") == "cross-session":
+                if ds["n_sessions"] < 2:
+                    continue  # as MOABB: cross-session needs two sessions
+            for pipe in cfg.pipelines:
+                for subject in ds["subjects"]:
+                    key = {"dataset": [ds["name"], ds["params"], ds["subjects"] if _needs_all(ev) else None],
+                           "subject": subject, "pipeline": pipe["digest"], "evaluation": ev,
+                           "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "seed": cfg.seed}
+                    task_id = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+                    tasks.append(Task(task_id, ds, subject, pipe, ev, cfg.paradigm, recipe, cfg.seed,
+                                      str(cfg.output), threads))
+    return tasks
+
+
+def _needs_all(evaluation: dict) -> bool:
+    return "cross-subject" in (evaluation["type"], evaluation["settings"].get("split"))
+
+
+def make_paradigm(spec: dict):
+    """A MOABB paradigm from ``{"name", "params"}``."""
+    import moabb.paradigms as mp
+
+    return getattr(mp, spec["name"])(**spec["params"])
+
+
+def build_pipeline(spec: dict, sfreq: float | None):
+    """A fresh estimator from a pipeline entry of a benchmark (registry name or YAML file),
+    with ``sfreq`` (Hz) filled in where the pipeline needs it."""
+    from sklearn.base import clone
+
+    from ..models import get_pipeline, load_pipeline_file
+    from ..models.signal import fill_sfreq
+
+    est = clone(load_pipeline_file(spec["file"])["pipeline"]) if "file" in spec else \
+        get_pipeline(spec["name"], **spec["params"])
+    return fill_sfreq(est, sfreq) if sfreq else est  # filter banks and networks on arrays need the rate
+
+
+def _chance(paradigm, dataset, evaluation: dict) -> float:
+    if evaluation["type"] not in OFFLINE:
+        return 0.5  # nMCC
+    scoring = getattr(paradigm, "scoring", "accuracy")
+    return 0.5 if scoring == "roc_auc" else 1.0 / len(paradigm.used_events(dataset))
+
+
+def run_task(task: Task) -> tuple[list[dict], str, str]:
+    """Run one task; return ``(rows, status, message)``.
+
+    ``status`` is ``"ok"``, or ``"error"`` with one error row and the
+    exception as ``message``: a pipeline that crashes is a result, not the
+    end of the benchmark.
+    """
+    import logging
+
+    import mne
+
+    from ..config import apply
+
+    apply()
+    mne.set_log_level("ERROR")
+    logging.getLogger("moabb").setLevel(logging.ERROR)
+    t0 = perf_counter()
+    try:
+        with warnings.catch_warnings(), _threads(task.threads):
+            warnings.simplefilter("ignore")
+            rows = _evaluate(task)
+    except Exception as exc:  # noqa: BLE001  (recorded as an error row)
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        detail = traceback.format_exc(limit=-3)
+        row = {**identity(task), "score": float("nan"), "time": perf_counter() - t0, "error": message,
+               "traceback": detail}
+        return [row], "error", message
+    return rows, "ok", ""
+
+
+class _threads:
+    """Limit BLAS and torch threads inside a worker (None: leave them)."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self):
+        if self.n is None:
+            return self
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        self._torch = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+        self._limits = threadpool_limits(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.n is not None:
+            import torch
+
+            torch.set_num_threads(self._torch)
+            self._limits.restore_original_limits()
+
+
+def identity(task: Task) -> dict:
+    """The columns that name a task's rows in the store and the tables."""
+    return {"dataset": task.dataset["code"], "subject": task.subject, "pipeline": task.pipeline["name"],
+            "evaluation": task.evaluation["label"], "pipeline_digest": task.pipeline["digest"],
+            "recipe_digest": Recipe.coerce(task.recipe).digest, "seed": task.seed, "task": task.id}
+
+
+def _evaluate(task: Task) -> list[dict]:
+    from ..datasets import get_dataset
+
+    subjects = task.dataset["subjects"] if _needs_all(task.evaluation) else [task.subject]
+    dataset = get_dataset(task.dataset["name"], subjects=subjects, **task.dataset["params"])
+    paradigm = make_paradigm(task.paradigm)
+    recipe = Recipe.coerce(task.recipe)
+    pipeline = build_pipeline(task.pipeline, getattr(paradigm, "resample", None))
+    name = task.pipeline["name"]
+    with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
+        if task.evaluation["type"] in OFFLINE:
+            raw_rows = _offline(task, dataset, paradigm, recipe, name, pipeline, scratch)
+        else:
+            raw_rows = _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch)
+    chance = _chance(paradigm, dataset, task.evaluation)
+    out = []
+    for raw in raw_rows:
+        row = {_RENAME.get(k, k): v for k, v in raw.items() if k not in ("dataset", "pipeline")}
+        row.update(identity(task), session=str(raw["session"]), n_sessions=task.dataset["n_sessions"],
+                   chance=chance, error="")
+        row["subject"] = int(raw["subject"])
+        out.append(row)
+    return out
+
+
+def _offline(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:
+    """MOABB's own evaluation of one subject, through the code path of its ``process()``.
+
+    ``process()`` would round scores to float32 in its HDF5 store; the rows
+    are taken before that.
+    """
+    from moabb.evaluations import CrossSessionEvaluation, CrossSubjectEvaluation, WithinSessionEvaluation
+
+    from ..models.signal import needs_class_names
+    from ..preprocessing import with_recipe
+
+    cls = {"within-session": WithinSessionEvaluation, "cross-session": CrossSessionEvaluation,
+           "cross-subject": CrossSubjectEvaluation}[task.evaluation["type"]]
+    if recipe.steps:
+        paradigm = with_recipe(paradigm, recipe)
+    extra = {"return_epochs": True, "mne_labels": True} if needs_class_names(pipeline) else {}
+    ev = cls(paradigm=paradigm, datasets=[dataset], random_state=task.seed, hdf5_path=scratch, n_jobs=1,
+             error_score="raise", **extra)
+    process = paradigm.make_process_pipelines(dataset, return_epochs=ev.return_epochs,
+                                              return_raws=ev.return_raws)[0]
+    pipelines = {name: pipeline}
+    return ev._evaluate_parallel_dataset(dataset, pipelines, None, process,
+                                         work_plan={task.subject: pipelines})
+
+
+def _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:
+    from ..evaluation import PseudoOnlineEvaluation
+    from ..evaluation.pseudo_online import safe_name
+
+    folder = Path(task.output) / "predictions" / safe_name(task.evaluation["label"])
+    ev = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,
+                                predictions_dir=folder, error_score="raise", **task.evaluation["settings"])
+    return ev.evaluate_subject(dataset, task.subject, {name: pipeline})
