@@ -28,7 +28,7 @@ def main(config: str, folder: str) -> None:
 
     from neurodecode.config import apply
     from neurodecode.datasets import get_dataset
-    from neurodecode.models.signal import needs_class_names
+    from neurodecode.evaluation.compare import moabb_groups
     from neurodecode.results import load_config
     from neurodecode.results.tasks import build_pipeline, make_paradigm
 
@@ -46,13 +46,8 @@ def main(config: str, folder: str) -> None:
     spec = cfg.datasets[0]
     dataset = get_dataset(spec["name"], subjects=spec["subjects"], **spec["params"])
     pipelines = {p["name"]: build_pipeline(p, getattr(paradigm, "resample", None)) for p in cfg.pipelines}
-    named = {k: p for k, p in pipelines.items() if needs_class_names(p)}
-    groups = [({k: p for k, p in pipelines.items() if k not in named}, {}),
-              (named, {"return_epochs": True, "mne_labels": True})]  # as MOABB needs for frequency names
     stored, rows, moabb_s = [], [], 0.0
-    for group, extra in groups:
-        if not group:
-            continue
+    for group, extra in moabb_groups(pipelines):  # frequency-named SSVEP pipelines need mne_labels
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ev = WithinSessionEvaluation(paradigm=paradigm, datasets=[dataset], random_state=cfg.seed,

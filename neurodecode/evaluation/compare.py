@@ -8,9 +8,10 @@ from ..models.signal import needs_class_names
 from ..preprocessing import with_recipe
 from .pseudo_online import PseudoOnlineEvaluation
 
-__all__ = ["offline_evaluations", "side_by_side", "compare_offline"]
+__all__ = ["offline_evaluations", "side_by_side", "compare_offline", "OFFLINE_EVALUATIONS", "moabb_groups"]
 
-_OFFLINE = {"within-session": WithinSessionEvaluation, "cross-session": CrossSessionEvaluation,
+#: MOABB's offline evaluation for each split name.
+OFFLINE_EVALUATIONS = {"within-session": WithinSessionEvaluation, "cross-session": CrossSessionEvaluation,
             "cross-subject": CrossSubjectEvaluation}
 _KEYS = ["dataset", "subject", "session", "pipeline"]
 
@@ -26,16 +27,22 @@ def offline_evaluations(online: PseudoOnlineEvaluation, pipelines: dict, **kwarg
     paradigm = online.paradigm
     if online.recipe.steps:
         paradigm = with_recipe(paradigm, online.recipe, cache=online.cache)
-    cls = _OFFLINE[online.split]
+    cls = OFFLINE_EVALUATIONS[online.split]
+    return [(cls(paradigm=paradigm, datasets=list(online.datasets), random_state=online.random_state,
+                 hdf5_path=online.hdf5_path, **extra, **kwargs), group)
+            for group, extra in moabb_groups(pipelines)]
+
+
+def moabb_groups(pipelines: dict) -> list[tuple[dict, dict]]:
+    """Split pipelines by the MOABB evaluation settings they need: ``[(pipelines, settings)]``.
+
+    Pipelines that read stimulation frequencies from class names need
+    ``return_epochs=True, mne_labels=True``; the others need nothing. Empty
+    groups are left out.
+    """
     named = {k: p for k, p in pipelines.items() if needs_class_names(p)}
     plain = {k: p for k, p in pipelines.items() if k not in named}
-    out = []
-    for group, extra in ((plain, {}), (named, {"return_epochs": True, "mne_labels": True})):
-        if group:
-            ev = cls(paradigm=paradigm, datasets=list(online.datasets), random_state=online.random_state,
-                     hdf5_path=online.hdf5_path, **extra, **kwargs)
-            out.append((ev, group))
-    return out
+    return [(g, extra) for g, extra in ((plain, {}), (named, {"return_epochs": True, "mne_labels": True})) if g]
 
 
 def side_by_side(offline: pd.DataFrame, online: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Benchmark definitions: YAML (or a mapping) checked up front, with errors that say what to fix."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -8,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, UnknownNameError
+from ..evaluation.compare import OFFLINE_EVALUATIONS
 from ..preprocessing import Recipe
 from ..yamlio import read_yaml_mapping
 
 __all__ = ["BenchmarkConfig", "load_config", "OFFLINE", "PSEUDO_ONLINE"]
 
-OFFLINE = ("within-session", "cross-session", "cross-subject")
+OFFLINE = tuple(OFFLINE_EVALUATIONS)
 PSEUDO_ONLINE = "pseudo-online"
 KEYS = ("name", "datasets", "paradigm", "recipe", "pipelines", "evaluations", "seed", "output")
 #: Settings of the evaluation that the runner sets itself.
@@ -74,22 +76,17 @@ def load_config(source, output=None) -> BenchmarkConfig:
         An unknown dataset, paradigm, pipeline or evaluation, with close matches.
     """
     if isinstance(source, BenchmarkConfig):
-        spec, where, base = None, "benchmark", Path.cwd()
         cfg = source
+    elif isinstance(source, dict):
+        cfg = _parse(dict(source), "benchmark", Path.cwd())
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such benchmark file")
+        cfg = _parse(read_yaml_mapping(path, "benchmark definition"), str(path), path.parent)
     else:
-        if isinstance(source, dict):
-            spec, where, base = dict(source), "benchmark", Path.cwd()
-        elif isinstance(source, (str, Path)):
-            path = Path(source)
-            if not path.is_file():
-                raise ConfigError(f"{path}: no such benchmark file")
-            spec, where, base = read_yaml_mapping(path, "benchmark definition"), str(path), path.parent
-        else:
-            raise ConfigError(f"a benchmark is a YAML file or a mapping, got {type(source).__name__}")
-        cfg = _parse(spec, where, base)
-    if output is not None:
-        cfg = BenchmarkConfig(**{**cfg.__dict__, "output": Path(output)})
-    return cfg
+        raise ConfigError(f"a benchmark is a YAML file or a mapping, got {type(source).__name__}")
+    return cfg if output is None else dataclasses.replace(cfg, output=Path(output))
 
 
 def _parse(spec: dict, where: str, base: Path) -> BenchmarkConfig:

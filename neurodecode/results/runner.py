@@ -149,8 +149,8 @@ def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, sch
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     runs = _dask(todo, n_jobs, scheduler) if engine == "dask" else _local(todo, n_jobs)
-    with logging_redirect_tqdm([logging.root, logger]), tqdm(total=len(todo), unit="task", disable=quiet or not todo,
-                                       desc="benchmark") as bar:
+    bar = tqdm(total=len(todo), unit="task", desc="benchmark", disable=quiet or not todo)
+    with logging_redirect_tqdm([logging.root, logger]), bar:
         for i, (task, (rows, status, message), seconds) in enumerate(runs, 1):
             store.add(task.id, rows, status, seconds, message)
             bar.update()

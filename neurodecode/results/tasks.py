@@ -11,6 +11,7 @@ import json
 import tempfile
 import traceback
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -35,6 +36,7 @@ class Task:
     evaluation: dict
     paradigm: dict
     recipe: dict
+    recipe_digest: str
     seed: int
     output: str
     threads: int | None = None
@@ -58,8 +60,8 @@ def build_tasks(cfg: BenchmarkConfig, threads: int | None = None) -> list[Task]:
                            "subject": subject, "pipeline": pipe["digest"], "evaluation": ev,
                            "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "seed": cfg.seed}
                     task_id = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-                    tasks.append(Task(task_id, ds, subject, pipe, ev, cfg.paradigm, recipe, cfg.seed,
-                                      str(cfg.output), threads))
+                    tasks.append(Task(task_id, ds, subject, pipe, ev, cfg.paradigm, recipe, cfg.recipe.digest,
+                                      cfg.seed, str(cfg.output), threads))
     return tasks
 
 
@@ -124,36 +126,29 @@ def run_task(task: Task) -> tuple[list[dict], str, str]:
     return rows, "ok", ""
 
 
-class _threads:
+@contextmanager
+def _threads(n: int | None):
     """Limit BLAS and torch threads inside a worker (None: leave them)."""
+    if n is None:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
 
-    def __init__(self, n: int | None):
-        self.n = n
-
-    def __enter__(self):
-        if self.n is None:
-            return self
-        import torch
-        from threadpoolctl import threadpool_limits
-
-        self._torch = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-        self._limits = threadpool_limits(self.n)
-        return self
-
-    def __exit__(self, *exc):
-        if self.n is not None:
-            import torch
-
-            torch.set_num_threads(self._torch)
-            self._limits.restore_original_limits()
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(n):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def identity(task: Task) -> dict:
     """The columns that name a task's rows in the store and the tables."""
     return {"dataset": task.dataset["code"], "subject": task.subject, "pipeline": task.pipeline["name"],
             "evaluation": task.evaluation["label"], "pipeline_digest": task.pipeline["digest"],
-            "recipe_digest": Recipe.coerce(task.recipe).digest, "seed": task.seed, "task": task.id}
+            "recipe_digest": task.recipe_digest, "seed": task.seed, "task": task.id}
 
 
 def _evaluate(task: Task) -> list[dict]:
@@ -187,21 +182,17 @@ def _offline(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[d
     ``process()`` would round scores to float32 in its HDF5 store; the rows
     are taken before that.
     """
-    from moabb.evaluations import CrossSessionEvaluation, CrossSubjectEvaluation, WithinSessionEvaluation
-
-    from ..models.signal import needs_class_names
+    from ..evaluation.compare import OFFLINE_EVALUATIONS, moabb_groups
     from ..preprocessing import with_recipe
 
-    cls = {"within-session": WithinSessionEvaluation, "cross-session": CrossSessionEvaluation,
-           "cross-subject": CrossSubjectEvaluation}[task.evaluation["type"]]
+    cls = OFFLINE_EVALUATIONS[task.evaluation["type"]]
     if recipe.steps:
         paradigm = with_recipe(paradigm, recipe)
-    extra = {"return_epochs": True, "mne_labels": True} if needs_class_names(pipeline) else {}
+    [(pipelines, extra)] = moabb_groups({name: pipeline})
     ev = cls(paradigm=paradigm, datasets=[dataset], random_state=task.seed, hdf5_path=scratch, n_jobs=1,
              error_score="raise", **extra)
     process = paradigm.make_process_pipelines(dataset, return_epochs=ev.return_epochs,
                                               return_raws=ev.return_raws)[0]
-    pipelines = {name: pipeline}
     return ev._evaluate_parallel_dataset(dataset, pipelines, None, process,
                                          work_plan={task.subject: pipelines})
 
