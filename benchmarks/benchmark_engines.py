@@ -20,7 +20,7 @@ import numpy as np
 
 
 def main(config: str) -> None:
-    from neurodecode.results import run_benchmark
+    from neurodecode.benchmark import run_benchmark
 
     times, results = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,5 +42,6 @@ def main(config: str) -> None:
 
 
 if __name__ == "__main__":
-    root = Path(__file__).resolve().parents[1]
-    main(sys.argv[1] if len(sys.argv) > 1 else str(root / "pipelines" / "benchmarks" / "quickstart.yml"))
+    from neurodecode.utils import resource_path
+
+    main(sys.argv[1] if len(sys.argv) > 1 else str(resource_path("benchmarks", "quickstart.yml")))

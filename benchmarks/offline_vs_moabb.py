@@ -1,10 +1,10 @@
 """Offline within-session scores of a benchmark run against MOABB's own ``WithinSessionEvaluation``.
 
 Anchor: MOABB's ``WithinSessionEvaluation.process()`` with the same
-paradigm, pipelines, subjects and seed, run here, plus the same evaluation's
-rows before MOABB's HDF5 store (which keeps scores as float32). Printed: both
-wall times and their ratio, the largest score difference against each anchor,
-and whether the scores are bit-equal once rounded to float32.
+paradigm, pipelines, subjects and seed, run here on all subjects at once.
+The benchmark runs the same public ``process()`` one subject per task.
+Printed: both wall times and their ratio, the largest score difference, and
+whether the scores are bit-equal.
 
 Run: ``python benchmarks/offline_vs_moabb.py CONFIG.yml RESULTS_FOLDER`` after
 ``neurodecode benchmark CONFIG.yml``; the benchmark's own wall time for its
@@ -29,8 +29,8 @@ def main(config: str, folder: str) -> None:
     from neurodecode.config import apply
     from neurodecode.datasets import get_dataset
     from neurodecode.evaluation.compare import moabb_groups
-    from neurodecode.results import load_config
-    from neurodecode.results.tasks import build_pipeline, make_paradigm
+    from neurodecode.benchmark import load_config
+    from neurodecode.benchmark.tasks import build_pipeline, make_paradigm
 
     import mne
 
@@ -46,7 +46,7 @@ def main(config: str, folder: str) -> None:
     spec = cfg.datasets[0]
     dataset = get_dataset(spec["name"], subjects=spec["subjects"], **spec["params"])
     pipelines = {p["name"]: build_pipeline(p, getattr(paradigm, "resample", None)) for p in cfg.pipelines}
-    stored, rows, moabb_s = [], [], 0.0
+    stored, moabb_s = [], 0.0
     for group, extra in moabb_groups(pipelines):  # frequency-named SSVEP pipelines need mne_labels
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -55,18 +55,13 @@ def main(config: str, folder: str) -> None:
             t0 = time.perf_counter()
             stored.append(ev.process(group))
             moabb_s += time.perf_counter() - t0
-            process = paradigm.make_process_pipelines(dataset, return_epochs=ev.return_epochs)[0]
-            rows += ev._evaluate_parallel_dataset(dataset, group, None, process,
-                                                  work_plan={s: group for s in dataset.subject_list})
-    stored, rows = pd.concat(stored, ignore_index=True), pd.DataFrame(rows)
+    stored = pd.concat(stored, ignore_index=True)
     key = ["pipeline", "subject"]
     a = ours.set_index(key)["score"].sort_index()
-    b = rows.assign(subject=rows["subject"].astype(int)).set_index(key)["score"].reindex(a.index)
     c = stored.astype({"subject": int}).set_index(key)["score"].reindex(a.index)
     print(f"{spec['code']} subjects {spec['subjects']}, {len(a)} scores, pipelines {list(pipelines)}")
-    print(f"max |ours - MOABB rows before its store| {np.abs(a - b).max():.2e}")
-    print(f"max |ours - MOABB process() (float32 store)| {np.abs(a - c).max():.2e}; bit-equal after "
-          f"float32 rounding: {np.array_equal(a.to_numpy(np.float32), c.to_numpy(np.float32))}")
+    print(f"max |ours - MOABB process()| {np.abs(a - c).max():.2e}; bit-equal: "
+          f"{np.array_equal(a.to_numpy(), c.to_numpy())}")
     print(f"wall: ours (offline tasks, sum) {ours_s:.1f} s, MOABB process() {moabb_s:.1f} s, "
           f"ratio {ours_s / moabb_s:.3f}")
     for name, g in a.groupby(level="pipeline"):

@@ -30,8 +30,7 @@ def _cmd_demo(args) -> int:
     import warnings
 
     from mne.decoding import CSP
-    from moabb.evaluations import WithinSessionEvaluation
-    from moabb.paradigms import LeftRightImagery
+    from .moabb_api import evaluation_class, make_paradigm
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
 
@@ -40,8 +39,8 @@ def _cmd_demo(args) -> int:
 
     cfg = apply()
     dataset = SyntheticMI(n_subjects=args.subjects, n_sessions=1, snr=args.snr, seed=args.seed)
-    evaluation = WithinSessionEvaluation(
-        paradigm=LeftRightImagery(), datasets=[dataset], overwrite=True, random_state=args.seed,
+    evaluation = evaluation_class("within-session")(
+        paradigm=make_paradigm("LeftRightImagery"), datasets=[dataset], overwrite=True, random_state=args.seed,
         hdf5_path=str(cfg.results_dir / "demo"),
     )
     with warnings.catch_warnings():
@@ -61,7 +60,7 @@ def _cmd_cache(args) -> int:
         removed = cache.clear(dataset=args.dataset, digest=args.digest)
         print(f"removed {removed} cached run(s) from {cache.root}")
         return 0
-    table = cache.entries()
+    table = cache.select(dataset=args.dataset, digest=args.digest)
     print(f"cache: {cache.root}")
     if table.empty:
         print("empty")
@@ -91,6 +90,7 @@ def _cmd_audit(args) -> int:
     from .datasets import available_subjects, get_dataset
     from .errors import ConfigError
     from .preprocessing.audit import audit_dataset
+    from .utils import atomic_write
 
     cfg = apply()
     dataset = get_dataset(args.dataset)
@@ -102,9 +102,8 @@ def _cmd_audit(args) -> int:
     out = Path(args.out) if args.out else cfg.results_dir / "audit" / f"{dataset.code}.csv"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".csv.tmp")
-        table.to_csv(tmp, index=False)
-        tmp.replace(out)
+        with atomic_write(out) as tmp:
+            table.to_csv(tmp, index=False)
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write the audit table ({exc.strerror})") from None
     flagged = {"NaN": table["n_nan"] > 0, "flat": table["n_flat"] > 0,
@@ -140,15 +139,19 @@ def _log_to_stderr(quiet: bool) -> None:
 def _run(config, args) -> int:
     import pandas as pd
 
-    from .results import run_benchmark
+    from .benchmark import run_benchmark
 
     _log_to_stderr(args.quiet)
     result = run_benchmark(config, output=args.output, overwrite=args.overwrite, engine=args.engine,
                            n_jobs=args.n_jobs, scheduler=args.scheduler, quiet=args.quiet)
     cols = [c for c in ("dataset", "evaluation", "pipeline", "score_mean", "score_std", "n_subjects", "rank",
                         "score_minus_chance", "itr", "latency_mean", "idle_fpr") if c in result.leaderboard]
-    with pd.option_context("display.max_rows", None, "display.width", 200, "display.float_format", "{:.3f}".format):
-        print(result.leaderboard[cols].to_string(index=False))
+    if result.leaderboard.empty:
+        print("no task succeeded: nothing to rank")
+    else:
+        with pd.option_context("display.max_rows", None, "display.width", 200,
+                               "display.float_format", "{:.3f}".format):
+            print(result.leaderboard[cols].to_string(index=False))
     folder = result.files["leaderboard"].parent
     print(f"{result.n_run} task(s) run, {result.n_skipped} already done, {len(result.failures)} failed; "
           f"{result.seconds:.0f} s; outputs in {folder}")
@@ -160,7 +163,7 @@ def _cmd_benchmark(args) -> int:
 
 
 def _cmd_quickstart(args) -> int:
-    from .results.quickstart import quickstart_config
+    from .benchmark.quickstart import quickstart_config
 
     return _run(quickstart_config(args.dataset), args)
 
@@ -190,8 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("cache", help="show or clear the cache of preprocessed runs")
     p.add_argument("action", choices=["info", "clear"])
-    p.add_argument("--dataset", help="only this dataset code (clear)")
-    p.add_argument("--digest", help="only this recipe digest (clear)")
+    p.add_argument("--dataset", help="only this dataset code")
+    p.add_argument("--digest", help="only this recipe digest")
     p.set_defaults(func=_cmd_cache)
     p = sub.add_parser("audit", help="data-quality table of a dataset's runs")
     p.add_argument("dataset", help="dataset name, code or definition file")

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .utils import did_you_mean
+
 __all__ = [
+    "check_option",
+    "check_params",
+    "accepted_params",
     "NeurodecodeError",
     "ConfigError",
     "DataNotFoundError",
@@ -39,18 +44,14 @@ class UnknownNameError(NeurodecodeError, KeyError):
         The name that was asked for.
     choices : list of str
         The valid names; the closest ones are listed in the message.
+    listing : str | None
+        Where the user finds every valid name (``"`neurodecode datasets`"``).
     """
 
-    def __init__(self, kind: str, name: str, choices) -> None:
-        import difflib
-
+    def __init__(self, kind: str, name: str, choices, listing: str | None = None) -> None:
         self.kind, self.name = kind, name
-        choices = sorted(choices)
-        close = difflib.get_close_matches(name, choices, n=5, cutoff=0.5)
-        lowered = [c for c in choices if name.lower() in c.lower() and c not in close]
-        close = (close + lowered)[:5]
-        hint = f"did you mean {', '.join(close)}?" if close else f"choose from {', '.join(choices)}"
-        super().__init__(f"unknown {kind} {name!r}: {hint}")
+        more = f" ({listing} lists them all)" if listing else ""
+        super().__init__(f"unknown {kind} {name!r}: {did_you_mean(name, choices)}{more}")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
@@ -115,3 +116,57 @@ class InvalidDataError(_FileError, ValueError):
 
 class ChannelMismatchError(_FileError, ValueError):
     """A recording lacks declared channels, or its channels differ from what is expected."""
+
+
+def check_option(kind: str, value, choices) -> None:
+    """Raise :class:`UnknownNameError` (with close matches) unless ``value`` is one of ``choices``.
+
+    Examples
+    --------
+    >>> check_option("engine", "dask", ["local", "dask"])
+    >>> check_option("engine", "dsak", ["local", "dask"])
+    Traceback (most recent call last):
+    ...
+    neurodecode.errors.UnknownNameError: unknown engine 'dsak': did you mean dask?
+    """
+    if value not in choices:
+        raise UnknownNameError(kind, str(value), [str(c) for c in choices])
+
+
+def accepted_params(target) -> set[str] | None:
+    """Keyword names ``target`` (a class or function) accepts, following ``**kwargs`` up the MRO.
+
+    None when it accepts any name.
+    """
+    import inspect
+
+    owners = [c for c in target.__mro__ if "__init__" in vars(c) and c is not object] \
+        if inspect.isclass(target) else [target]
+    names: set[str] = set()
+    for owner in owners:
+        func = owner.__init__ if inspect.isclass(owner) else owner
+        params = inspect.signature(func).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            return names - {"self"}
+    return None if not inspect.isclass(target) else names - {"self"}
+
+
+def check_params(what: str, target, params: dict) -> None:
+    """Raise :class:`UnknownNameError` for a parameter that ``target`` does not accept.
+
+    Examples
+    --------
+    >>> def build(n_subjects=1, snr=1.0): ...
+    >>> check_params("dataset SyntheticMI", build, {"snr": 2.0})
+    >>> check_params("dataset SyntheticMI", build, {"nsr": 2.0})
+    Traceback (most recent call last):
+    ...
+    neurodecode.errors.UnknownNameError: unknown parameter of dataset SyntheticMI 'nsr': did you mean snr?
+    """
+    valid = accepted_params(target)
+    if valid is None:
+        return
+    for key in params:
+        if key not in valid:
+            raise UnknownNameError(f"parameter of {what}", str(key), sorted(valid))

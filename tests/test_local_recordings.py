@@ -6,6 +6,7 @@ import pytest
 
 from neurodecode.datasets import get_dataset
 from neurodecode.datasets.local import LocalDataset
+from neurodecode.datasets.readers import read_recording
 from neurodecode.errors import (
     ChannelMismatchError,
     ConfigError,
@@ -94,7 +95,7 @@ def test_corrupt_file_is_reported(tmp_path):
 def test_unsupported_extension(tmp_path):
     (tmp_path / "rec.xyz").write_text("1,2,3")
     ds = LocalDataset(root=tmp_path, pattern="*.xyz", events={"A": 1}, interval=[0, 1], paradigm="imagery")
-    with pytest.raises(UnsupportedFormatError, match=r"rec\.xyz: unsupported extension '\.xyz'"):
+    with pytest.raises(UnsupportedFormatError, match=r"rec\.xyz: no MNE reader handles this file"):
         ds.get_data([1])
 
 
@@ -175,3 +176,48 @@ def test_bids_root(tmp_path, shared_data):
     data = ds.get_data([1])[1]
     assert {k: sorted(v) for k, v in data.items()} == {"1": ["1", "2"]}
     assert Counter(data["1"]["1"].annotations.description) == {"square": 80, "rt": 74}
+
+
+MEG = [("sample_audvis_trunc_raw_sss.fif", {"mag": 102, "grad": 204, "eeg": 60}),
+       ("Example_RICOH160-1_10021-export_anonymyze.con", {"mag": 160, "ref_meg": 12}),
+       ("testdata_ctf_short_discontinuous.ds", {"mag": 273, "ref_meg": 28})]
+
+
+@pytest.mark.parametrize("fname, counts", MEG, ids=[m[0].split(".")[-1] for m in MEG])
+def test_meg_recordings_load_as_one_recording_each(shared_data, fname, counts):
+    """MNE decides what it reads: FIF, KIT .con and a CTF .ds folder (one recording, not its files)."""
+    ds = LocalDataset(root=shared_data / "formats" / "MEG", pattern="*", events={"none": 1},
+                      interval=[0, 0.1], paradigm="p300", allow_no_events=True)
+    assert sorted(p.split("/")[-1] for p in ds.data_path(1)) == sorted(m[0] for m in MEG)
+    raw = read_recording(shared_data / "formats" / "MEG" / fname)
+    types = Counter(raw.get_channel_types())
+    assert {t: types[t] for t in counts} == counts
+    assert raw.info["dev_head_t"] is not None
+
+
+def test_symlinked_folders_are_followed_and_loops_cut(shared_data, tmp_path):
+    for subject in (1, 2):  # subject folders that are links, as on lab servers
+        (tmp_path / f"sub{subject}").symlink_to(shared_data / "formats" / "Brainvision", target_is_directory=True)
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)  # a loop back to the root
+    ds = LocalDataset(root=tmp_path, pattern="sub{subject}/*.vhdr", events={"none": 1}, interval=[0, 0.1],
+                      paradigm="p300", allow_no_events=True)
+    assert ds.subject_list == [1, 2]
+    assert ds.get_data([2])[2]["0"]["0"].info["sfreq"] == 5000.0
+
+
+def test_any_format_mne_reads_is_accepted(shared_data, tmp_path):
+    """BrainVision from a VAmp amplifier has an ``.ahdr`` header; MNE reads it, so do we."""
+    import shutil
+
+    src = shared_data / "formats" / "Brainvision"
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    header = tmp_path / "test_NO.vhdr"
+    header.rename(tmp_path / "test_NO.ahdr")
+    ds = LocalDataset(root=tmp_path, pattern="*", events={"none": 1}, interval=[0, 0.1], paradigm="p300",
+                      allow_no_events=True)
+    assert [p.split("/")[-1] for p in ds.data_path(1)] == ["test_NO.ahdr"]  # .eeg/.vmrk are its sidecars
+    assert len(ds.get_data([1])[1]["0"]["0"].ch_names) == 65
+    (tmp_path / "notes.xyz").write_text("not a recording")
+    with pytest.raises(UnsupportedFormatError, match="notes.xyz: no MNE reader handles this file"):
+        read_recording(tmp_path / "notes.xyz")

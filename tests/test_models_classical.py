@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +10,12 @@ from sklearn.base import clone
 from neurodecode.config import apply
 from neurodecode.datasets import SyntheticMI, SyntheticSSVEP
 from neurodecode.errors import ConfigError, UnknownNameError
-from neurodecode.models import (CCA, FBCCA, PIPELINES, TRCA, get_pipeline, list_pipelines,
+from neurodecode.utils import resource_path
+from neurodecode.models import (CCA, FBCCA, TRCA, get_pipeline, list_pipelines,
                                 load_pipeline_file, load_pipelines)
 from neurodecode.windows import trial_windows
 
-PIPELINE_DIR = Path(__file__).resolve().parents[1] / "pipelines"
+PIPELINE_DIR = resource_path("pipelines")
 MI_CLASSICAL = ["CSP+LDA", "FBCSP+LDA", "FBCSP+SVM", "TS+LR", "TS+SVM", "MDM", "FgMDM"]
 MOTOR = "FC3 FC4 C5 C3 C1 Cz C2 C4 C6 CP3 CP4 Pz".split()
 QUIET = {"blink": 0, "emg": 0, "pop": 0}
@@ -139,14 +139,25 @@ def test_registry_names_and_close_matches():
         get_pipeline("CSP+LDAA")
 
 
-def test_yaml_reference_set_equals_the_registry():
+def test_registry_is_built_from_the_shipped_yaml():
+    from neurodecode.models import classical_pipelines
+
     pipelines = load_pipelines(PIPELINE_DIR)
-    expected = set(PIPELINES) | {"ShallowConvNet", "DeepConvNet", "EEGNet-8,2", "EEGConformer", "ATCNet",
-                                 "EEGNeX", "EEGTCNet", "EEGITNet"}
-    assert set(pipelines) == expected
-    for name in PIPELINES:
+    classical = classical_pipelines()
+    assert len(classical) == 14
+    assert set(pipelines) == set(classical) | {"ShallowConvNet", "DeepConvNet", "EEGNet-8,2", "EEGConformer",
+                                               "ATCNet", "EEGNeX", "EEGTCNet", "EEGITNet"}
+    for name, entry in classical.items():  # the registry reads each file; nothing is written twice
+        assert entry["file"].parent == PIPELINE_DIR and entry["description"], name
         assert repr(pipelines[name].get_params()) == repr(get_pipeline(name).get_params()), name
-        assert [type(s) for _, s in pipelines[name].steps] == [type(s) for _, s in get_pipeline(name).steps]
+    # parameters: sklearn names, or a bare name that one step has; unknown ones fail with close matches
+    assert get_pipeline("TS+LR", estimator="lwf").get_params()["covariances__estimator"] == "lwf"
+    assert get_pipeline("FBCSP+LDA", k=5, sfreq=128.0).get_params()["selectkbest__k"] == 5
+    with pytest.raises(UnknownNameError, match="unknown parameter of pipeline TS\\+LR 'estimatr': did you mean "
+                                               "estimator"):
+        get_pipeline("TS+LR", estimatr="lwf")
+    with pytest.raises(UnknownNameError, match="unknown parameter of network ShallowConvNet 'max_epoch'"):
+        get_pipeline("ShallowConvNet", max_epoch=3)
     deep = load_pipeline_file(PIPELINE_DIR / "deep" / "EEGNet_8_2.yml")
     assert deep["training"]["max_epochs"] == 100
     assert clone(deep["pipeline"]).steps[-1][1].model == "EEGNet-8,2"

@@ -222,10 +222,9 @@ def test_step_needing_positions_on_data_without_any():
 
 
 def test_shipped_recipes_load():
-    from pathlib import Path
+    from neurodecode.utils import resource_names
 
-    folder = Path(__file__).resolve().parents[1] / "pipelines" / "recipes"
-    recipes = {p.stem: Recipe.from_yaml(p) for p in sorted(folder.glob("*.yml"))}
+    recipes = {name: Recipe.from_yaml(name) for name in resource_names("recipes")}
     assert sorted(recipes) == ["cross_headset", "mi_causal", "mi_clean"]
     assert len({r.digest for r in recipes.values()}) == 3
     assert all(s.is_causal for s in recipes["mi_causal"].steps)

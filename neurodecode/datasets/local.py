@@ -24,12 +24,12 @@ import re
 from pathlib import Path
 
 import numpy as np
-from moabb.datasets.base import BaseDataset
 
 from ..config import get_config
 from ..errors import ConfigError, DataNotFoundError, MissingEventsError
+from ..utils import natural_key
 from ..yamlio import read_yaml_mapping
-from .moabb_compat import any_class_name
+from ..moabb_api import BaseDataset, any_class_name
 from .montage import standard_montage_name
 from .readers import CsvSpec, read_recording
 
@@ -92,7 +92,7 @@ class LocalDataset(BaseDataset):
     >>> ds = LocalDataset.from_yaml("data/datasets/MuseVisualP300.yml")  # doctest: +SKIP
     """
 
-    def __init__(self, root, events, interval, paradigm, pattern="**/*", code="LocalDataset",
+    def __init__(self, *, root, events, interval, paradigm, pattern="**/*", code="LocalDataset",
                  format=None, units=None, csv=None, event_source="auto", descriptions=None,
                  montage=None, channel_types=None, reader_kwargs=None, allow_no_events=False, doi=None):
         if event_source not in _EVENT_SOURCES:
@@ -150,16 +150,14 @@ class LocalDataset(BaseDataset):
     def _discover(self) -> dict:
         regex = _pattern_regex(self.pattern)
         found: dict = {}
-        for folder, dirs, files in os.walk(self.root):
-            dirs.sort()
-            for name in sorted(files):
-                rel = Path(folder, name).relative_to(self.root).as_posix()
-                match = regex.fullmatch(rel)
-                if match is None or _is_sidecar(Path(folder, name)):
+        for _, entries in _walk(self.root):
+            for path in entries:
+                match = regex.fullmatch(path.relative_to(self.root).as_posix())
+                if match is None or _is_sidecar(path):
                     continue
                 groups = match.groupdict()
                 key = (groups.get("subject", "1"), groups.get("session", "0"), groups.get("run"))
-                found.setdefault(key[0], {}).setdefault(key[1], []).append((key[2], Path(folder, name)))
+                found.setdefault(key[0], {}).setdefault(key[1], []).append((key[2], path))
         return _moabb_index(found)
 
     def _discover_bids(self) -> dict:
@@ -260,16 +258,38 @@ class LocalDataset(BaseDataset):
         return np.array([by_text.get(d.strip(), "") for d in annotations.description], dtype=object)
 
 
-# Data and marker files that MNE reads through their header file (sidecar -> header).
-_SIDECARS = {".eeg": ".vhdr", ".vmrk": ".vhdr", ".fdt": ".set"}
+# Data and marker files that MNE reads through their header file (sidecar -> headers).
+_SIDECARS = {".eeg": (".vhdr", ".ahdr"), ".vmrk": (".vhdr", ".ahdr"), ".amrk": (".ahdr",), ".fdt": (".set",)}
+# Recordings stored as a folder of files (CTF .ds, EGI .mff): one recording each, never walked into.
+_FOLDER_RECORDINGS = (".ds", ".mff")
 
 
 def _is_sidecar(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return True
-    header = _SIDECARS.get(suffix)
-    return header is not None and path.with_suffix(header).exists()
+    return any(path.with_suffix(header).exists() for header in _SIDECARS.get(suffix, ()))
+
+
+def _walk(root: Path):
+    """``(folder, entries)`` below ``root``, following symlinked folders; a link back to one of
+    its own ancestors (a loop) is not followed. A folder recording (``.ds``, ``.mff``) is an
+    entry, not a folder."""
+    stack = [(Path(root), frozenset())]
+    while stack:
+        folder, ancestors = stack.pop()
+        real = os.path.realpath(folder)
+        if real in ancestors:
+            continue
+        ancestors = ancestors | {real}
+        entries, subfolders = [], []
+        for child in sorted(folder.iterdir()):
+            if child.is_dir() and not child.name.lower().endswith(_FOLDER_RECORDINGS):
+                subfolders.append(child)
+            else:
+                entries.append(child)
+        yield folder, entries
+        stack.extend((sub, ancestors) for sub in reversed(subfolders))
 
 
 def _resolve_root(root) -> Path:
@@ -302,16 +322,16 @@ def _pattern_regex(pattern: str) -> re.Pattern:
 
 def _moabb_index(found: dict) -> dict:
     """Turn raw labels into MOABB's names: int subjects, '<index><text>' sessions and runs."""
-    labels = sorted(found, key=_natural)
+    labels = sorted(found, key=natural_key)
     numeric = all(str(s).isdigit() for s in labels)
     index = {}
     for i, label in enumerate(labels, start=1):
         subject = int(label) if numeric else i
         sessions = {}
-        for j, session in enumerate(sorted(found[label], key=_natural)):
+        for j, session in enumerate(sorted(found[label], key=natural_key)):
             files = found[label][session]
             runs = {_moabb_name(run, k) if run is not None else str(k): path
-                    for k, (run, path) in enumerate(sorted(files, key=lambda f: _natural(f[0] or "")))}
+                    for k, (run, path) in enumerate(sorted(files, key=lambda f: natural_key(f[0] or "")))}
             sessions[_moabb_name(session, j)] = runs
         index[subject] = sessions
     return index
@@ -326,5 +346,3 @@ def _moabb_name(label, position: int) -> str:
     return name if _MOABB_NAME.fullmatch(name) else str(position)
 
 
-def _natural(text) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]

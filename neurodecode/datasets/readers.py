@@ -20,18 +20,13 @@ from ..errors import (
     UnsupportedFormatError,
 )
 
-__all__ = ["CsvSpec", "read_recording", "SUPPORTED_EXTENSIONS", "UNIT_FACTORS"]
+__all__ = ["CsvSpec", "read_recording", "TABLE_EXTENSIONS", "UNIT_FACTORS"]
 
 #: Multiply values in these units by the factor to get volts.
 UNIT_FACTORS = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "nV": 1e-9}
 
-_MNE_EXTENSIONS = (
-    ".edf", ".bdf", ".gdf", ".vhdr", ".set", ".cnt", ".fif", ".fif.gz",
-    ".eeg", ".mff", ".nxe", ".lay", ".mat", ".snirf", ".cdt", ".mef", ".nwb", ".ds", ".sqd",
-    ".con", ".bin", ".xdf",
-)
-_TABLE_EXTENSIONS = (".csv", ".tsv", ".txt")
-SUPPORTED_EXTENSIONS = _MNE_EXTENSIONS + _TABLE_EXTENSIONS
+#: Read here with a column map; every other file goes to ``mne.io.read_raw``, which decides.
+TABLE_EXTENSIONS = (".csv", ".tsv")
 
 # MNE warns, then reads what is there, when a file is shorter than its header says.
 _TRUNCATION_WARNINGS = ("does not match the file size", "file is truncated", "truncated")
@@ -109,7 +104,8 @@ def read_recording(path, *, csv: CsvSpec | None = None, units: str | None = None
     Raises
     ------
     UnsupportedFormatError
-        The extension is not one that a reader handles.
+        No MNE reader handles the file (MNE's ``read_raw`` is asked; nothing
+        is kept here but the CSV/TSV column reader).
     UnreadableFileError
         The file is missing, corrupt or truncated.
     InvalidDataError
@@ -119,15 +115,11 @@ def read_recording(path, *, csv: CsvSpec | None = None, units: str | None = None
     """
     path = Path(path)
     name = path.name.lower()
-    if not name.endswith(SUPPORTED_EXTENSIONS):
-        raise UnsupportedFormatError(
-            path, f"unsupported extension {path.suffix!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
-        )
-    if not path.is_file():
+    if not path.exists():  # CTF (.ds) and EGI (.mff) recordings are folders
         raise UnreadableFileError(path, "no such file")
     if units is not None and units not in UNIT_FACTORS:
         raise ConfigError(f"unknown units {units!r}: choose from {', '.join(UNIT_FACTORS)}")
-    if name.endswith(_TABLE_EXTENSIONS):
+    if name.endswith(TABLE_EXTENSIONS):
         raw = _read_table(path, csv or CsvSpec(), units or "uV", verbose)
     else:
         raw = _read_mne(path, reader_kwargs or {}, verbose)
@@ -150,6 +142,11 @@ def _read_mne(path: Path, reader_kwargs: dict, verbose):
             if "read_epochs_eeglab" not in str(exc):
                 raise UnreadableFileError(path, f"cannot be read: {exc}") from exc
             raw = _epochs_to_raw(mne.io.read_epochs_eeglab(path, verbose="warning"))
+        except ValueError as exc:
+            if "Unsupported file type" not in str(exc):
+                raise UnreadableFileError(path, f"cannot be read ({' '.join(str(exc).split())})") from exc
+            raise UnsupportedFormatError(path, f"no MNE reader handles this file ({exc}); convert it to a "
+                                               "format mne.io.read_raw reads, or to CSV with a column map") from None
         except Exception as exc:  # every reader fails in its own way
             raise UnreadableFileError(
                 path, f"cannot be read ({type(exc).__name__}: {' '.join(str(exc).split())}); "

@@ -9,13 +9,14 @@ import pandas as pd
 from mne.utils import verbose as _verbose
 
 from ..config import apply as apply_config
-from ..errors import DataNotFoundError, UnknownNameError
+from ..errors import DataNotFoundError, UnknownNameError, check_params
+from ..utils import resource_names, resource_path
 from .download_guard import guard_downloads, protect
 
 __all__ = ["get_dataset", "available_subjects", "dataset_names", "list_datasets", "DEFINITIONS_DIR"]
 
-#: Dataset definition files (YAML) shipped with the project.
-DEFINITIONS_DIR = Path(__file__).resolve().parents[2] / "data" / "datasets"
+#: Dataset definition files (YAML) shipped inside the package.
+DEFINITIONS_DIR = resource_path("datasets")
 
 _SYNTHETIC = ("SyntheticMI", "SyntheticSSVEP", "SyntheticP300")
 
@@ -25,16 +26,13 @@ def _key(name: str) -> str:
 
 
 def _moabb_classes() -> dict[str, type]:
-    from moabb.datasets.utils import dataset_list
+    from ..moabb_api import moabb_datasets
 
-    # MOABB's Fake* datasets are test fixtures, not data.
-    return {cls.__name__: cls for cls in dataset_list if not cls.__name__.startswith("Fake")}
+    return moabb_datasets()
 
 
 def _definition_files() -> dict[str, Path]:
-    if not DEFINITIONS_DIR.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(DEFINITIONS_DIR.glob("*.y*ml"))}
+    return resource_names("datasets")
 
 
 def dataset_names() -> list[str]:
@@ -58,7 +56,7 @@ def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **
         A MOABB dataset class name or code (``"Kalunga2016"``, ``"BNCI2014-001"``;
         case, ``-`` and ``_`` are ignored), a synthetic preset
         (``"SyntheticMI"``, ``"SyntheticSSVEP"``, ``"SyntheticP300"``), the stem
-        of a definition file in ``data/datasets``, or a path to a YAML definition.
+        of a definition file shipped in the package (``MuseVisualP300``), or a path to a YAML definition.
     subjects : list | None
         Restrict the dataset to these subjects.
     verbose : bool | str | int | None
@@ -83,6 +81,7 @@ def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **
     if path.suffix in (".yml", ".yaml"):
         from .local import LocalDataset
 
+        check_params(f"dataset {path.name}", LocalDataset.from_yaml, kwargs)
         dataset = LocalDataset.from_yaml(path, **kwargs)
     else:
         name = str(name)
@@ -91,18 +90,21 @@ def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **
         by_key = {_key(n): n for n in [*classes, *_SYNTHETIC, *_definition_files()]}
         match = by_key.get(wanted) or _match_code(wanted, classes)
         if match is None:
-            raise UnknownNameError("dataset", name, dataset_names())
+            raise UnknownNameError("dataset", name, dataset_names(), listing="`neurodecode datasets`")
         if match in _SYNTHETIC:
             from . import synthetic
 
+            check_params(f"dataset {match}", getattr(synthetic, match), kwargs)
             dataset = getattr(synthetic, match)(**kwargs)
         elif match in classes:
+            check_params(f"dataset {match}", classes[match], kwargs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 dataset = protect(classes[match](**kwargs))
         else:
             from .local import LocalDataset
 
+            check_params(f"dataset {match}", LocalDataset.from_yaml, kwargs)
             dataset = LocalDataset.from_yaml(_definition_files()[match], **kwargs)
     if subjects is not None:
         missing = [s for s in subjects if s not in dataset.subject_list]
@@ -167,29 +169,23 @@ def available_subjects(dataset, verbose=None) -> list:
 
 
 def _describe(name: str, dataset, local: bool) -> dict:
-    table = getattr(dataset, "_summary_table", None) or {}
+    from ..moabb_api import declared_channels, declared_sfreq
+
     info = getattr(dataset, "summary", lambda: {})()
     row = {
         "dataset": name,
         "code": dataset.code,
         "paradigm": dataset.paradigm,
         "n_subjects": len(dataset.subject_list),
-        "sessions": info.get("sessions", table.get("#Sessions", dataset.n_sessions)),
-        "sfreq": _as_float(info.get("sfreq", table.get("Freq (Hz)"))),
-        "channels": info.get("channels", table.get("#Chan")),
+        "sessions": info.get("sessions", dataset.n_sessions),
+        "sfreq": declared_sfreq(dataset),
+        "channels": info.get("channels", declared_channels(dataset)),
     }
     if local:
         subjects = available_subjects(dataset)
         row["local_subjects"] = _ranges(subjects)
         row["n_local"] = len(subjects)
     return row
-
-
-def _as_float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):  # summary tables hold text such as "128/256"
-        return value
 
 
 def _ranges(values: list) -> str:

@@ -23,9 +23,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from moabb.datasets.base import BaseDataset
 
 from ..errors import ConfigError
+from ..moabb_api import BaseDataset
+from ..utils import digest
 from .montage import standard_montage_name, standard_positions
 
 __all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "DEFAULT_CHANNELS"]
@@ -72,6 +73,7 @@ class _SyntheticBase(BaseDataset):
 
     def __init__(
         self,
+        *,
         n_subjects: int = 2,
         n_sessions: int = 2,
         n_runs: int = 2,
@@ -138,12 +140,8 @@ class _SyntheticBase(BaseDataset):
         >>> SyntheticMI(seed=1).cache_name != SyntheticMI(seed=2).cache_name
         True
         """
-        import hashlib
-        import json
-
         settings = {k: getattr(self, k) for k in self._generation}
-        blob = json.dumps(settings, sort_keys=True, default=str).encode()
-        return f"{self.code}-{hashlib.sha256(blob).hexdigest()[:8]}"
+        return f"{self.code}-{digest(settings, length=8)}"
 
     def summary(self) -> dict:
         """Sessions, sampling rate (Hz) and channel count, for listings."""
@@ -352,12 +350,13 @@ class SyntheticMI(_SyntheticBase):
 
     _generation = _SyntheticBase._generation + ("feet",)
 
-    def __init__(self, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
+    def __init__(self, *, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
                  sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42, feet=False):
         self.feet = feet
         self._events = {"left_hand": 1, "right_hand": 2, **({"feet": 3} if feet else {})}
-        super().__init__(n_subjects, n_sessions, n_runs, n_trials, channels, sfreq, snr,
-                         artifact_rates, line_freq, seed)
+        super().__init__(n_subjects=n_subjects, n_sessions=n_sessions, n_runs=n_runs, n_trials=n_trials,
+                         channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
+                         line_freq=line_freq, seed=seed)
 
     def _task(self, rng, events, times, traits):
         n = len(times)
@@ -397,13 +396,14 @@ class SyntheticSSVEP(_SyntheticBase):
 
     _generation = _SyntheticBase._generation + ("frequencies",)
 
-    def __init__(self, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
+    def __init__(self, *, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
                  sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42,
                  frequencies=(13.0, 17.0, 21.0)):
         self.frequencies = tuple(frequencies)
         self._events = {f"{f:g}": i + 1 for i, f in enumerate(self.frequencies)}
-        super().__init__(n_subjects, n_sessions, n_runs, n_trials, channels, sfreq, snr,
-                         artifact_rates, line_freq, seed)
+        super().__init__(n_subjects=n_subjects, n_sessions=n_sessions, n_runs=n_runs, n_trials=n_trials,
+                         channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
+                         line_freq=line_freq, seed=seed)
 
     def _task(self, rng, events, times, traits):
         response = np.zeros_like(times)

@@ -1,15 +1,19 @@
 """Evaluations: MOABB's offline ones and a leak-free pseudo-online replay with an idle state.
 
+Names load on first use, so ``import neurodecode.evaluation`` imports neither
+torch nor MOABB.
+
 >>> from neurodecode.evaluation import nmcc, wolpaw_itr
 >>> nmcc(["idle", "a", "b"], ["idle", "a", "b"])
 1.0
 """
-from .compare import compare_offline, offline_evaluations, side_by_side
-from .metrics import METRIC_COLUMNS, decision_metrics, nmcc, wolpaw_itr
-from .pseudo_online import PseudoOnlineEvaluation
-from .splits import SPLITS, Fold
-from .stream import RunStream, replay
+from ..utils import lazy_exports
 
-__all__ = ["PseudoOnlineEvaluation", "nmcc", "wolpaw_itr", "decision_metrics", "METRIC_COLUMNS",
-           "SPLITS", "Fold", "RunStream", "replay", "compare_offline", "offline_evaluations",
-           "side_by_side"]
+_EXPORTS = {
+    "PseudoOnlineEvaluation": "pseudo_online", "nmcc": "metrics", "wolpaw_itr": "metrics",
+    "decision_metrics": "metrics", "METRIC_COLUMNS": "metrics", "SPLITS": "splits", "Fold": "splits",
+    "RunStream": "stream", "replay": "stream", "compare_offline": "compare",
+    "offline_evaluations": "compare", "side_by_side": "compare",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,21 +2,16 @@
 from __future__ import annotations
 
 import pandas as pd
-from moabb.evaluations import CrossSessionEvaluation, CrossSubjectEvaluation, WithinSessionEvaluation
 
 from ..models.signal import needs_class_names
-from ..preprocessing import with_recipe
-from .pseudo_online import PseudoOnlineEvaluation
+from ..moabb_api import evaluation_class
 
-__all__ = ["offline_evaluations", "side_by_side", "compare_offline", "OFFLINE_EVALUATIONS", "moabb_groups"]
+__all__ = ["offline_evaluations", "side_by_side", "compare_offline", "moabb_groups"]
 
-#: MOABB's offline evaluation for each split name.
-OFFLINE_EVALUATIONS = {"within-session": WithinSessionEvaluation, "cross-session": CrossSessionEvaluation,
-            "cross-subject": CrossSubjectEvaluation}
 _KEYS = ["dataset", "subject", "session", "pipeline"]
 
 
-def offline_evaluations(online: PseudoOnlineEvaluation, pipelines: dict, **kwargs) -> list:
+def offline_evaluations(online, pipelines: dict, **kwargs) -> list:
     """MOABB's offline evaluations matching ``online``: ``[(evaluation, pipelines)]``.
 
     Same paradigm, datasets, seed and results folder, and the same recipe
@@ -24,10 +19,12 @@ def offline_evaluations(online: PseudoOnlineEvaluation, pipelines: dict, **kwarg
     frequencies from class names get their own evaluation with MOABB's
     ``return_epochs=True, mne_labels=True``.
     """
+    from ..preprocessing import with_recipe
+
     paradigm = online.paradigm
     if online.recipe.steps:
         paradigm = with_recipe(paradigm, online.recipe, cache=online.cache)
-    cls = OFFLINE_EVALUATIONS[online.split]
+    cls = evaluation_class(online.split)
     return [(cls(paradigm=paradigm, datasets=list(online.datasets), random_state=online.random_state,
                  hdf5_path=online.hdf5_path, **extra, **kwargs), group)
             for group, extra in moabb_groups(pipelines)]
@@ -57,7 +54,7 @@ def side_by_side(offline: pd.DataFrame, online: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={"pseudo_online_score": "pseudo_online_nmcc"}).sort_values(_KEYS, ignore_index=True)
 
 
-def compare_offline(online: PseudoOnlineEvaluation, pipelines: dict) -> pd.DataFrame:
+def compare_offline(online, pipelines: dict) -> pd.DataFrame:
     """Run ``online`` and its offline counterparts on ``pipelines``; return :func:`side_by_side`.
 
     Offline within-session rows are per session and pseudo-online rows per

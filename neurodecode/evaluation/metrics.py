@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, matthews_corrcoef
 
-from ..windows import IDLE
+from ..utils import IDLE
 
 __all__ = ["nmcc", "wolpaw_itr", "decision_metrics", "METRIC_COLUMNS"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import re
 from pathlib import Path
 from time import perf_counter
@@ -16,15 +15,14 @@ from time import perf_counter
 import mne
 import numpy as np
 import pandas as pd
-from moabb.datasets.preprocessing import FixedTransformer
-from moabb.evaluations.base import BaseEvaluation
 from sklearn.base import BaseEstimator, clone
 
 from ..errors import ConfigError
+from ..moabb_api import BaseEvaluation, FixedTransformer
+from ..utils import IDLE, atomic_write, natural_key
 from ..models.online import DecisionSmoother, IdleThreshold
 from ..models.signal import fill_sfreq
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
-from ..windows import IDLE
 from .metrics import METRIC_COLUMNS, decision_metrics
 from .splits import SPLITS, Fold, cross_session_folds, cross_subject_folds, within_session_folds
 from .stream import check_length, check_same_layout, make_stream, replay, training_windows, windows_at
@@ -142,7 +140,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     _eval_type = "PseudoOnline"
 
     @mne.utils.verbose
-    def __init__(self, paradigm, datasets=None, window: float = 1.0, step: float = 0.1,
+    def __init__(self, paradigm, datasets=None, *, window: float = 1.0, step: float = 0.1,
                  idle: str = "class", rest=(), guard: float = 0.0, split: str = "within-session",
                  recipe=None, train_step: float | None = None, idle_ratio: float = 1.0,
                  train_fraction: float = 0.5, gap: float | None = None, smoothing: dict | None = None,
@@ -233,7 +231,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
             steps.append({"resample": {"sfreq": float(p.resample)}})
         return Recipe(steps + tail, name=self.recipe.name).causal()
 
-    def _classes(self, dataset) -> tuple[list, dict, dict]:
+    def check_dataset(self, dataset) -> tuple[list, dict, dict]:
         """Task classes, the events that build the truth (with rest) and the other events."""
         unknown = [r for r in self.rest if r not in dataset.event_id]
         if unknown:
@@ -255,13 +253,13 @@ class PseudoOnlineEvaluation(BaseEvaluation):
 
     def streams(self, dataset, subject) -> dict:
         """``{session: [RunStream]}`` of the runs of a subject that contain task events."""
-        classes, events, other = self._classes(dataset)
+        classes, events, other = self.check_dataset(dataset)
         pre = PreprocessedDataset(dataset, self.online_recipe, cache=self.cache)
         out = {}
-        for session, runs in sorted(pre.runs(subject).items(), key=lambda kv: _natural(kv[0])):
+        for session, runs in sorted(pre.runs(subject).items(), key=lambda kv: natural_key(kv[0])):
             made = [make_stream(entry, subject, session, run, events, self.rest, other,
                                 dataset.interval, self.guard)
-                    for run, entry in sorted(runs.items(), key=lambda kv: _natural(kv[0]))]
+                    for run, entry in sorted(runs.items(), key=lambda kv: natural_key(kv[0]))]
             for stream in made:
                 check_length(stream, int(round(self.window * stream.sfreq)))
             made = [s for s in made if s.has_task]
@@ -328,7 +326,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
 
     def evaluate_subject(self, dataset, subject, pipelines: dict) -> list[dict]:
         """Rows of one subject for every pipeline (MOABB's dict format, plus our metrics)."""
-        classes, _, _ = self._classes(dataset)
+        classes, _, _ = self.check_dataset(dataset)
         rows = []
         for fold in self.folds(dataset, subject):
             check_same_layout([*fold.train, fold.test], f"{dataset.code} subject {subject}")
@@ -373,9 +371,8 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         path = folder / f"sub-{subject}_ses-{test.session}_run-{test.run}_{safe_name(name)}.parquet"
         table = decisions.assign(dataset=dataset.code, subject=subject, session=test.session,
                                  run=test.run, pipeline=name)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            table.to_parquet(tmp, index=False)
 
 
 def _check_settings(window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,
@@ -396,11 +393,6 @@ def _check_settings(window, step, idle, split, guard, train_step, idle_ratio, tr
 
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
-
-
-def _natural(key):
-    text = str(key)
-    return (0, float(text), text) if _NUMBER.fullmatch(text) else (1, 0.0, text)
 
 
 def _run_number(stream) -> float:

@@ -11,7 +11,8 @@ import pandas as pd
 from ..errors import ConfigError, InvalidDataError
 from ..models.online import online_parts, posterior_classes
 from ..preprocessing.cache import CachedRun
-from ..windows import IDLE, LabelTrack, label_track
+from ..utils import IDLE
+from ..windows import LabelTrack, label_track
 from ..windows.cut import data_signal
 from ..windows.labels import bad_spans
 

@@ -1,17 +1,21 @@
 """Models trained on windows: classical pipelines and braindecode networks, by name.
 
+Names load on first use, so ``import neurodecode.models`` imports neither
+torch nor MOABB.
+
 >>> from neurodecode.models import get_pipeline
 >>> [name for name, _ in get_pipeline("TS+LR").steps]
 ['covariances', 'tangentspace', 'logisticregression']
 """
-from .deep import DeepClassifier
-from .filterbank import FilterBank, FilterBankCSP
-from .persistence import SavedModel, load_model, save_model
-from .registry import PIPELINES, get_pipeline, list_pipelines
-from .ssvep import CCA, FBCCA, TRCA
-from .transfer import few_shot_indices, fine_tune, transfer_curve
-from .yaml_pipelines import load_pipeline_file, load_pipelines
+from ..utils import lazy_exports
 
-__all__ = ["DeepClassifier", "FilterBank", "FilterBankCSP", "CCA", "FBCCA", "TRCA", "PIPELINES",
-           "get_pipeline", "list_pipelines", "save_model", "load_model", "SavedModel", "fine_tune",
-           "few_shot_indices", "transfer_curve", "load_pipeline_file", "load_pipelines"]
+_EXPORTS = {
+    "DeepClassifier": "deep", "FilterBank": "filterbank", "FilterBankCSP": "filterbank",
+    "CCA": "ssvep", "FBCCA": "ssvep", "TRCA": "ssvep",
+    "get_pipeline": "registry", "list_pipelines": "registry", "classical_pipelines": "registry",
+    "save_model": "persistence", "load_model": "persistence", "SavedModel": "persistence",
+    "fine_tune": "transfer", "few_shot_indices": "transfer", "transfer_curve": "transfer",
+    "load_pipeline_file": "yaml_pipelines", "load_pipelines": "yaml_pipelines",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

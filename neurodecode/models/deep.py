@@ -245,7 +245,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     (40, 2)
     """
 
-    def __init__(self, model="ShallowFBCSPNet", model_params=None, max_epochs=100, batch_size=64,
+    def __init__(self, model="ShallowFBCSPNet", *, model_params=None, max_epochs=100, batch_size=64,
                  lr=1e-3, weight_decay=1e-2, patience=20, valid_size=0.2, class_weight="balanced",
                  augment=None, sfreq=None, seed=42, device="auto", amp=True, verbose=0):
         self.model = model
@@ -272,8 +272,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         X, sfreq = as_signal(X, self.sfreq, "DeepClassifier", require_sfreq=False)
         return X, sfreq, chs_info
 
-    def _module_params(self, cls, fixed, n_chans, n_times, sfreq, chs_info):
-        signal = {"n_chans": n_chans, "n_outputs": len(self.classes_), "n_times": n_times,
+    def _module_params(self, cls, fixed, n_chans, n_times, sfreq, chs_info, n_outputs):
+        signal = {"n_chans": n_chans, "n_outputs": n_outputs, "n_times": n_times,
                   "sfreq": sfreq, "chs_info": chs_info}
         if sfreq is not None and "input_window_seconds" in inspect.signature(cls.__init__).parameters:
             signal["input_window_seconds"] = n_times / sfreq
@@ -302,6 +302,33 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
 
+    def check_input(self, n_chans: int, n_times: int, sfreq: float | None = None, n_outputs: int = 2) -> None:
+        """Refuse, before any training, windows the network cannot take (shorter than its receptive field).
+
+        Parameters
+        ----------
+        n_chans, n_times : int
+            Window shape.
+        sfreq : float | None
+            Sampling rate in Hz, for messages in seconds and for networks that need it.
+        n_outputs : int
+            Number of classes.
+
+        Raises
+        ------
+        ConfigError
+            Naming the minimum ``n_times``.
+
+        Examples
+        --------
+        >>> DeepClassifier("ShallowConvNet").check_input(8, 16, sfreq=128.0)
+        Traceback (most recent call last):
+        ...
+        neurodecode.errors.ConfigError: windows of 16 samples (0.125 s at 128 Hz) are too short for ShallowConvNet: its receptive field needs n_times >= 99 = 0.773438 s; use longer windows, a higher sfreq or a smaller model
+        """
+        cls, fixed = model_class(self.model)
+        self._check_length(cls, self._module_params(cls, fixed, n_chans, n_times, sfreq, None, n_outputs), sfreq)
+
     # -- estimator API -----------------------------------------------------
     def fit(self, X, y):
         """Build the network for these windows and train it."""
@@ -319,7 +346,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"DeepClassifier needs at least 2 classes, got {list(self.classes_)}")
         _, self.n_chans_, self.n_times_ = X.shape
         self.sfreq_ = sfreq
-        params = self._module_params(cls, fixed, self.n_chans_, self.n_times_, sfreq, chs_info)
+        params = self._module_params(cls, fixed, self.n_chans_, self.n_times_, sfreq, chs_info,
+                                     len(self.classes_))
         self._check_length(cls, params, sfreq)
         std = float(np.std(X))
         self.scale_ = 1.0 / std if std > 0 else 1.0

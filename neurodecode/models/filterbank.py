@@ -71,6 +71,11 @@ class FilterBank(TransformerMixin, BaseEstimator):
         self.n_harmonics = n_harmonics
         self.order = order
 
+    @property
+    def reads_class_frequencies(self) -> bool:
+        """The ``"ssvep"`` bank is placed around the frequencies named by the classes."""
+        return self.bands == "ssvep"
+
     def fit(self, X, y=None):
         _, sfreq = as_signal(X, self.sfreq, "FilterBank")
         if isinstance(self.bands, str):
@@ -113,7 +118,7 @@ class FilterBankCSP(TransformerMixin, BaseEstimator):
         self.estimator = estimator
 
     def fit(self, X, y):
-        from moabb.pipelines.utils import FilterBank as PerBand
+        from ..moabb_api import PerBandFilterBank as PerBand
         from pyriemann.estimation import Covariances
         from pyriemann.spatialfilters import CSP
         from sklearn.pipeline import make_pipeline

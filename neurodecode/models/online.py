@@ -12,7 +12,7 @@ from sklearn.metrics import matthews_corrcoef
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from ..errors import ConfigError
-from ..windows import IDLE
+from ..utils import IDLE
 
 __all__ = ["IdleThreshold", "DecisionSmoother", "posteriors", "online_parts", "posterior_classes"]
 

@@ -8,7 +8,6 @@ incoming windows with them before any prediction.
 """
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..errors import ConfigError
+from ..utils import write_atomic_bytes
 
 __all__ = ["save_model", "load_model", "SavedModel"]
 
@@ -104,12 +104,8 @@ def save_model(estimator: BaseEstimator, path: str | Path, windows, recipe=None)
             "ch_names": list(windows.ch_names), "sfreq": float(windows.sfreq),
             "n_times": int(windows.X.shape[-1]), "classes": [str(c) for c in getattr(estimator, "classes_", [])]}
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        pickle.dump({"meta": meta, "estimator": estimator}, f, protocol=pickle.HIGHEST_PROTOCOL)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomic_bytes(path, pickle.dumps({"meta": meta, "estimator": estimator},
+                                          protocol=pickle.HIGHEST_PROTOCOL))
     return path
 
 

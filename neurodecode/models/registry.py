@@ -1,134 +1,76 @@
-"""Every pipeline by name: classical scikit-learn pipelines and braindecode networks."""
+"""Every pipeline by name: the classical pipelines shipped as MOABB-format YAML, and braindecode networks.
+
+The YAML files in ``neurodecode/resources/pipelines`` are the only definition
+of the classical pipelines: :func:`get_pipeline` builds them with MOABB's own
+builder (through :func:`~neurodecode.models.load_pipeline_file`), so a name
+and its file can never disagree.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-from typing import Callable
+import functools
 
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
-from ..errors import UnknownNameError
+from ..errors import ConfigError, UnknownNameError
+from ..utils import resource_names
+from ..yamlio import read_yaml_mapping
 
-__all__ = ["get_pipeline", "list_pipelines", "PIPELINES"]
+__all__ = ["get_pipeline", "list_pipelines", "classical_pipelines", "pipeline_paradigms", "PARADIGM_KINDS"]
 
-MI_BANDS = [[4, 8], [8, 12], [12, 16], [16, 20], [20, 24], [24, 28], [28, 32], [32, 36], [36, 40]]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A named pipeline: its paradigms, a one-line description and a factory."""
-
-    paradigms: tuple
-    description: str
-    build: Callable[..., BaseEstimator]
-
-
-def _csp_lda(nfilter=6):
-    from pyriemann.spatialfilters import CSP
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.pipeline import make_pipeline
-
-    from .riemann import Covariances
-
-    return make_pipeline(Covariances("oas"), CSP(nfilter=nfilter), LinearDiscriminantAnalysis())
-
-
-def _fbcsp(classifier="lda", bands=None, sfreq=None, k=10):
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.feature_selection import SelectKBest
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import SVC
-
-    from .filterbank import FilterBank, FilterBankCSP
-
-    head = LinearDiscriminantAnalysis() if classifier == "lda" else SVC(kernel="linear")
-    return make_pipeline(FilterBank(bands=bands or MI_BANDS, sfreq=sfreq), FilterBankCSP(nfilter=4),
-                         SelectKBest(k=k), head)
-
-
-def _tangent(classifier="lr", estimator="oas"):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import SVC
-
-    from .riemann import Covariances, TangentSpace
-
-    head = LogisticRegression(C=1.0, max_iter=1000) if classifier == "lr" else SVC(kernel="linear")
-    return make_pipeline(Covariances(estimator), TangentSpace(metric="riemann"), head)
-
-
-def _mdm(fgda=False):
-    from pyriemann.classification import MDM, FgMDM
-    from sklearn.pipeline import make_pipeline
-
-    from .riemann import Covariances
-
-    return make_pipeline(Covariances("oas"), FgMDM() if fgda else MDM(metric="riemann"))
-
-
-def _fb_ts_lr(sfreq=None, bandwidth=2.0, n_harmonics=2):
-    from moabb.pipelines.features import ExtendedSSVEPSignal
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    from .filterbank import FilterBank
-    from .riemann import Covariances, TangentSpace
-
-    return make_pipeline(FilterBank("ssvep", sfreq=sfreq, bandwidth=bandwidth, n_harmonics=n_harmonics),
-                         ExtendedSSVEPSignal(), Covariances("lwf"), TangentSpace(),
-                         LogisticRegression(max_iter=1000))
-
-
-def _ssvep(name, **params):
-    from sklearn.pipeline import make_pipeline
-
-    from . import ssvep
-
-    return make_pipeline(getattr(ssvep, name)(**params))
-
-
-def _xdawn(classifier="lr", nfilter=4):
-    from pyriemann.estimation import XdawnCovariances
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import SVC
-
-    from .riemann import TangentSpace
-
-    head = LogisticRegression(max_iter=1000) if classifier == "lr" else SVC(kernel="linear")
-    return make_pipeline(XdawnCovariances(nfilter=nfilter, estimator="oas", xdawn_estimator="scm"),
-                         TangentSpace(), head)
-
-
-def _slda():
-    from mne.decoding import Vectorizer
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.pipeline import make_pipeline
-
-    return make_pipeline(Vectorizer(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
-
-
-#: The classical pipelines. Deep networks are every braindecode model name.
-PIPELINES: dict[str, Entry] = {
-    "CSP+LDA": Entry(("imagery",), "OAS covariances, 6 CSP filters, LDA", _csp_lda),
-    "FBCSP+LDA": Entry(("imagery",), "9 bands 4-40 Hz, 4 CSP filters each, 10 best by ANOVA F, LDA",
-                       partial(_fbcsp, "lda")),
-    "FBCSP+SVM": Entry(("imagery",), "as FBCSP+LDA with a linear SVM", partial(_fbcsp, "svm")),
-    "TS+LR": Entry(("imagery", "ssvep", "p300"), "OAS covariances, Riemannian tangent space, logistic regression",
-                   _tangent),
-    "TS+SVM": Entry(("imagery", "ssvep", "p300"), "tangent space, linear SVM", partial(_tangent, "svm")),
-    "MDM": Entry(("imagery", "ssvep"), "minimum distance to Riemannian mean", _mdm),
-    "FgMDM": Entry(("imagery", "ssvep"), "MDM after geodesic filtering", partial(_mdm, True)),
-    "CCA": Entry(("ssvep",), "canonical correlation with sine references (training-free)", partial(_ssvep, "CCA")),
-    "FBCCA": Entry(("ssvep",), "filter-bank CCA (training-free)", partial(_ssvep, "FBCCA")),
-    "TRCA": Entry(("ssvep",), "ensemble TRCA with a 3-band filter bank", partial(_ssvep, "TRCA")),
-    "FB-TS+LR": Entry(("ssvep",), "bands around each stimulus frequency and harmonic, stacked covariances, "
-                                  "tangent space, logistic regression", _fb_ts_lr),
-    "xDAWN+TS+LR": Entry(("p300",), "xDAWN covariances, tangent space, logistic regression", _xdawn),
-    "xDAWN+TS+SVM": Entry(("p300",), "xDAWN covariances, tangent space, linear SVM", partial(_xdawn, "svm")),
-    "sLDA": Entry(("p300",), "vectorised windows, shrinkage LDA", _slda),
+#: MOABB paradigm class name -> the dataset paradigm it decodes (MOABB's ``dataset.paradigm``).
+PARADIGM_KINDS = {
+    "LeftRightImagery": "imagery", "MotorImagery": "imagery", "FilterBankLeftRightImagery": "imagery",
+    "FilterBankMotorImagery": "imagery", "SSVEP": "ssvep", "FilterBankSSVEP": "ssvep", "P300": "p300",
 }
+
+
+@functools.cache
+def classical_pipelines() -> dict[str, dict]:
+    """The shipped classical pipelines by name: ``{name: {"file", "paradigms", "description"}}``.
+
+    Only the files' headers are read here; the estimators are built on demand.
+
+    Examples
+    --------
+    >>> classical_pipelines()["TS+LR"]["paradigms"]
+    ['LeftRightImagery', 'MotorImagery', 'SSVEP', 'P300']
+    """
+    out = {}
+    for path in resource_names("pipelines").values():  # deep/ holds network presets, not names
+        spec = read_yaml_mapping(path, "pipeline definition")
+        out[str(spec["name"])] = {"file": path, "paradigms": list(spec["paradigms"]),
+                                  "description": str(spec.get("description", ""))}
+    return out
+
+
+@functools.cache
+def _template(name: str) -> BaseEstimator:
+    from .yaml_pipelines import load_pipeline_file
+
+    return load_pipeline_file(classical_pipelines()[name]["file"])["pipeline"]
+
+
+def _resolve_params(name: str, estimator: BaseEstimator, params: dict) -> dict:
+    """Map each parameter to the estimator's own name: ``step__param`` as given, or a bare name
+    (``sfreq``, ``estimator``) that exactly one step has."""
+    valid = estimator.get_params(deep=True)
+    by_bare: dict[str, list[str]] = {}
+    for key in valid:
+        if key.count("__") == 1:
+            by_bare.setdefault(key.split("__")[1], []).append(key)
+    out = {}
+    for key, value in params.items():
+        if key in valid:
+            out[key] = value
+        elif len(by_bare.get(key, [])) == 1:
+            out[by_bare[key][0]] = value
+        elif key in by_bare:
+            raise ConfigError(f"pipeline {name}: parameter {key!r} belongs to several steps; name one of "
+                              f"{', '.join(by_bare[key])}")
+        else:
+            raise UnknownNameError(f"parameter of pipeline {name}", key, [*by_bare, *valid])
+    return out
 
 
 def get_pipeline(name: str, **params) -> BaseEstimator:
@@ -137,40 +79,67 @@ def get_pipeline(name: str, **params) -> BaseEstimator:
     Parameters
     ----------
     name : str
-        A classical pipeline of :data:`PIPELINES` (``"CSP+LDA"``, ``"TS+LR"``,
-        ``"TRCA"``...) or any braindecode model class name or alias
+        A shipped classical pipeline (``"CSP+LDA"``, ``"TS+LR"``, ``"TRCA"``...;
+        see :func:`list_pipelines`) or any braindecode model class name or alias
         (``"ShallowConvNet"``, ``"EEGNet-8,2"``, ``"ATCNet"``...), which gives a
         :class:`~neurodecode.models.DeepClassifier`.
     **params
-        Passed to the factory (e.g. ``sfreq``) or, for networks, to
-        :class:`~neurodecode.models.DeepClassifier` (``max_epochs``...).
+        Classical pipelines: scikit-learn parameter names (``covariances__estimator``),
+        or a bare name that one step has (``sfreq``, ``nfilter``). Networks:
+        :class:`~neurodecode.models.DeepClassifier` settings (``max_epochs``...).
 
     Raises
     ------
     UnknownNameError
-        Listing the closest names.
+        An unknown name or parameter, listing the closest ones.
 
     Examples
     --------
     >>> get_pipeline("CSP+LDA").steps[-1][0]
     'lineardiscriminantanalysis'
+    >>> get_pipeline("TS+LR", estimator="lwf").get_params()["covariances__estimator"]
+    'lwf'
     >>> get_pipeline("EEGNet-8,2", max_epochs=5).model
     'EEGNet-8,2'
     """
-    if name in PIPELINES:
-        return PIPELINES[name].build(**params)
+    if name in classical_pipelines():
+        estimator = clone(_template(name))
+        return estimator.set_params(**_resolve_params(name, estimator, params)) if params else estimator
     from .deep import DeepClassifier, model_names
 
     names = model_names()
     if name not in names:
-        raise UnknownNameError("pipeline", name, list(PIPELINES) + names)
+        raise UnknownNameError("pipeline", name, list(classical_pipelines()) + names)
+    valid = DeepClassifier._get_param_names()
+    for key in params:
+        if key not in valid and key != "model":
+            raise UnknownNameError(f"parameter of network {name}", key, valid)
     return DeepClassifier(model=name, **params)
 
 
+def pipeline_paradigms(name: str) -> list[str] | None:
+    """MOABB paradigm class names a registry pipeline declares; None for networks (any paradigm)."""
+    entry = classical_pipelines().get(name)
+    return None if entry is None else entry["paradigms"]
+
+
 def list_pipelines(paradigm: str | None = None, deep: bool = True) -> pd.DataFrame:
-    """The registry as a table: ``name``, ``kind``, ``paradigms``, ``description``."""
-    rows = [{"name": n, "kind": "classical", "paradigms": ",".join(e.paradigms), "description": e.description}
-            for n, e in PIPELINES.items() if paradigm is None or paradigm in e.paradigms]
+    """The registry as a table: ``name``, ``kind``, ``paradigms``, ``description``.
+
+    Parameters
+    ----------
+    paradigm : str | None
+        Keep the pipelines for this kind of data (``"imagery"``, ``"ssvep"``,
+        ``"p300"``) or MOABB paradigm class (``"SSVEP"``).
+    deep : bool
+        Also list every braindecode network.
+    """
+    rows = []
+    for n, e in classical_pipelines().items():
+        kinds = sorted({PARADIGM_KINDS.get(p, p) for p in e["paradigms"]})
+        if paradigm is None or paradigm in kinds or paradigm in e["paradigms"]:
+            rows.append({"name": n, "kind": "classical", "paradigms": ",".join(kinds),
+                         "description": e["description"]})
     if deep:
         from .deep import model_names
 

@@ -65,12 +65,9 @@ def _is_number(value) -> bool:
 def needs_class_names(estimator) -> bool:
     """Whether an estimator reads stimulation frequencies from the class names (CCA, FBCCA,
     TRCA, the ``"ssvep"`` filter bank), so MOABB must keep the dataset's labels (``mne_labels``)."""
-    from .filterbank import FilterBank
-    from .ssvep import CCA, FBCCA, TRCA
-
+    # a capability each estimator declares (``reads_class_frequencies``), not a list of classes
     parts = [estimator, *estimator.get_params(deep=True).values()]
-    return any(isinstance(p, (CCA, FBCCA, TRCA)) or (isinstance(p, FilterBank) and p.bands == "ssvep")
-               for p in parts)
+    return any(bool(getattr(p, "reads_class_frequencies", False)) for p in parts if not isinstance(p, type))
 
 
 def fill_sfreq(estimator, sfreq: float):

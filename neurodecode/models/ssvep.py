@@ -51,6 +51,9 @@ def _canonical_correlations(X: np.ndarray, refs: np.ndarray) -> np.ndarray:
 class _ScoreClassifier(ClassifierMixin, BaseEstimator):
     """Classifiers that predict the class with the highest ``decision_function``."""
 
+    #: Class names are stimulation frequencies, so MOABB must pass the dataset's labels.
+    reads_class_frequencies = True
+
     def predict(self, X):
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
 

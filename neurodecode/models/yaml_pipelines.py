@@ -1,6 +1,6 @@
 """Pipelines defined in MOABB's YAML format, with neurodecode's extension keys.
 
-A file holds ``name``, ``paradigms``, optional ``citations`` and
+A file holds ``name``, ``paradigms``, optional ``description``, ``citations`` and
 ``param_grid``, and ``pipeline``: a list of steps, each ``name`` (a class),
 ``from`` (its module) and ``parameters``. MOABB's own files load unchanged.
 neurodecode adds two optional keys, which MOABB ignores:
@@ -23,11 +23,12 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import make_pipeline
 
 from ..errors import ConfigError, UnknownNameError
+from ..utils import resource_path
 from ..yamlio import read_yaml_mapping
 
-__all__ = ["load_pipeline_file", "load_pipelines"]
+__all__ = ["load_pipeline_file", "load_pipelines", "pipeline_files"]
 
-_KEYS = {"name", "paradigms", "citations", "pipeline", "param_grid", "training", "transfer"}
+_KEYS = {"name", "description", "paradigms", "citations", "pipeline", "param_grid", "training", "transfer"}
 
 
 def _step_class(step: dict, where: str):
@@ -68,12 +69,11 @@ def load_pipeline_file(path: str | Path) -> dict:
 
     Examples
     --------
-    >>> import neurodecode, pathlib
-    >>> root = pathlib.Path(neurodecode.__file__).parents[1] / "pipelines"
-    >>> load_pipeline_file(root / "CSP_LDA.yml")["name"]
+    >>> from neurodecode.utils import resource_path
+    >>> load_pipeline_file(resource_path("pipelines", "CSP_LDA.yml"))["name"]
     'CSP+LDA'
     """
-    from moabb.pipelines.utils import create_pipeline_from_config
+    from ..moabb_api import create_pipeline_from_config
 
     from .deep import DeepClassifier
 
@@ -120,29 +120,33 @@ def load_pipeline_file(path: str | Path) -> dict:
     }
 
 
-def load_pipelines(source: str | Path, paradigm: str | None = None) -> dict[str, BaseEstimator]:
+def pipeline_files(folder: Path) -> list[Path]:
+    """The pipeline files of a folder, searched recursively; ``recipes/`` and ``benchmarks/`` are skipped."""
+    return sorted(f for f in Path(folder).rglob("*.yml")
+                  if not {"recipes", "benchmarks"} & set(f.relative_to(folder).parts[:-1]))
+
+
+def load_pipelines(source: str | Path | None = None, paradigm: str | None = None) -> dict[str, BaseEstimator]:
     """Load every ``*.yml`` pipeline of a folder (or one file) as ``{name: estimator}``.
 
     Parameters
     ----------
-    source : str | Path
-        A folder (searched recursively, ``recipes/`` and ``benchmarks/`` skipped) or a file.
+    source : str | Path | None
+        A folder (searched recursively, ``recipes/`` and ``benchmarks/`` skipped) or a file;
+        None: the pipelines shipped with neurodecode, networks included.
     paradigm : str | None
         Keep only pipelines declaring this paradigm class (e.g. ``"LeftRightImagery"``).
 
     Examples
     --------
-    >>> import neurodecode, pathlib
-    >>> root = pathlib.Path(neurodecode.__file__).parents[1] / "pipelines"
-    >>> "TS+LR" in load_pipelines(root, paradigm="LeftRightImagery")
+    >>> "TS+LR" in load_pipelines(paradigm="LeftRightImagery")
     True
     """
-    source = Path(source)
+    source = resource_path("pipelines") if source is None else Path(source)
     if source.is_file():
         files = [source]
     elif source.is_dir():
-        files = sorted(f for f in source.rglob("*.yml")
-                       if not {"recipes", "benchmarks"} & set(f.relative_to(source).parts[:-1]))
+        files = pipeline_files(source)
     else:
         raise ConfigError(f"{source}: no such pipeline file or folder")
     out = {}

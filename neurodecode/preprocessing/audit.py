@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import fftconvolve, welch
 
+from ..moabb_api import subject_data
+
 __all__ = ["audit_dataset", "audit_run", "fingerprint", "find_duplicates"]
 
 FLAT_V = 1e-9          # a channel moving less than 1 nV (std) carries no signal
@@ -164,7 +166,7 @@ def audit_dataset(dataset, subjects=None, verbose=None) -> pd.DataFrame:
     subjects = dataset.subject_list if subjects is None else list(subjects)
     rows, prints = [], {}
     for subject in subjects:
-        for session, runs in dataset._get_single_subject_data(subject).items():
+        for session, runs in subject_data(dataset, subject).items():
             for run, raw in runs.items():
                 name = f"subject {subject} session {session} run {run}"
                 row = {"dataset": dataset.code, "subject": subject, "session": session,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import get_config
+from ..errors import ConfigError, UnknownNameError
 
 __all__ = ["RunCache", "CachedRun"]
 
@@ -181,13 +182,32 @@ class RunCache:
         """Temporary folders left by interrupted writes."""
         return sorted(self.root.glob(f"*/*/sub-*/ses-*/{_TMP}*")) if self.root.exists() else []
 
+    def select(self, dataset: str | None = None, digest: str | None = None) -> pd.DataFrame:
+        """:meth:`entries` of one dataset (its code; synthetic datasets also match their settings'
+        variants ``CODE-xxxxxxxx``) and/or recipe digest.
+
+        Raises
+        ------
+        UnknownNameError
+            A dataset or digest the cache does not hold, with the closest ones it does.
+        """
+        table = self.entries()
+        for column, value in (("dataset", dataset), ("digest", digest)):
+            if value is None:
+                continue
+            held = sorted(set(table[column]))
+            wanted = _safe(value)
+            mask = (table[column] == wanted) | table[column].str.startswith(f"{wanted}-")
+            if not mask.any():
+                if not held:
+                    raise ConfigError(f"the cache at {self.root} is empty: no {column} {value!r} in it")
+                raise UnknownNameError(f"{column} in the cache", str(value), held)
+            table = table[mask]
+        return table
+
     def clear(self, dataset: str | None = None, digest: str | None = None) -> int:
         """Remove entries (all, or of one dataset and/or digest) and leftovers; return the count."""
-        table = self.entries()
-        if dataset is not None:
-            table = table[table["dataset"] == _safe(dataset)]
-        if digest is not None:
-            table = table[table["digest"] == digest]
+        table = self.select(dataset, digest)
         for row in table.itertuples():
             folder = self.path((row.dataset, row.subject, row.session, row.run, row.digest))
             shutil.rmtree(folder, ignore_errors=True)

@@ -1,12 +1,12 @@
 """Channel steps: picking, montage, re-referencing and template harmonisation."""
 from __future__ import annotations
 
-import difflib
 import re
 
 import numpy as np
 
 from ..datasets.montage import standard_montage_name
+from ..utils import did_you_mean
 from ..errors import ChannelMismatchError, ConfigError
 from .base import RawStep, check_positions, where
 
@@ -171,10 +171,8 @@ class Harmonise(RawStep):
         self.channels = channels
         self.max_missing = max_missing
         if isinstance(channels, str) and channels not in TEMPLATES:
-            close = difflib.get_close_matches(channels, list(TEMPLATES))
-            raise ConfigError(f"harmonise: unknown template {channels!r}"
-                              + (f" (did you mean {close[0]!r}?)" if close else "")
-                              + f"; templates: {sorted(TEMPLATES)}, or give a list of names")
+            raise ConfigError(f"harmonise: unknown template {channels!r}: {did_you_mean(channels, TEMPLATES)} "
+                              "(or give a list of channel names)")
 
     @property
     def target(self) -> list[str]:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 
 import mne
-from moabb.datasets.base import BaseDataset
-from moabb.datasets.preprocessing import FixedTransformer
 
-from ..datasets.moabb_compat import any_class_name
+from ..moabb_api import BaseDataset, FixedTransformer, any_class_name, subject_data
 from ..errors import ConfigError
+from ..utils import write_atomic_bytes
 from .cache import CachedRun, RunCache
 from .recipe import Recipe
 
@@ -79,7 +77,7 @@ class PreprocessedDataset(BaseDataset):
         if keys is not None:
             return keys
         out: dict = {}
-        for session, runs in self.source._get_single_subject_data(subject).items():
+        for session, runs in subject_data(self.source, subject).items():
             for run, raw in runs.items():
                 key = (self.cache_name, subject, session, run, digest)
                 entry = self.cache.get(key) if self.cache else None
@@ -127,9 +125,7 @@ class PreprocessedDataset(BaseDataset):
     def _write_index(self, subject, runs: dict) -> None:
         """Record the subject's complete run list, so warm reads skip the source loader."""
         index = self._index_file(subject)
-        tmp = index.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({str(s): [str(r) for r in rr] for s, rr in runs.items()}))
-        os.replace(tmp, index)
+        write_atomic_bytes(index, json.dumps({str(s): [str(r) for r in rr] for s, rr in runs.items()}))
 
     def _get_single_subject_data(self, subject):
         return {session: {run: entry.to_raw() for run, entry in runs.items()}
@@ -174,8 +170,7 @@ class _RecipeParadigm:
         return super().get_data(self._preprocessed(dataset), *args, **kwargs)
 
     def make_process_pipelines(self, dataset, *args, **kwargs):
-        from moabb.datasets.bids_interface import StepType
-        from moabb.datasets.preprocessing import FixedPipeline
+        from ..moabb_api import FixedPipeline, StepType
 
         pipelines = super().make_process_pipelines(dataset, *args, **kwargs)
         stamp = (StepType.RAW, RecipeStamp(self.recipe.digest))

@@ -60,7 +60,7 @@ class EuclideanAlignment(WindowStep):
         self.by = by
 
     def apply(self, X, metadata):
-        from moabb.datasets.preprocessing import EuclideanAlignment as MoabbEA
+        from ..moabb_api import EuclideanAlignment as MoabbEA
 
         missing = [c for c in self.by if c not in metadata.columns]
         if missing:

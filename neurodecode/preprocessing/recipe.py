@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
-import json
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import mne
 import yaml
 
 from ..errors import ConfigError
+from ..utils import digest, resource_names
 from ..yamlio import read_yaml_mapping
 from . import artifacts, channels, filters, normalise  # noqa: F401  (register the steps)
 from .base import STEPS, RawStep, Step, WindowStep, make_step
@@ -90,7 +89,16 @@ class Recipe:
 
     @classmethod
     def from_yaml(cls, source: str | Path) -> Recipe:
-        """Build from a YAML file path or YAML text."""
+        """Build from a YAML file path, the name of a shipped recipe (``"mi_clean"``), or YAML text.
+
+        Examples
+        --------
+        >>> Recipe.from_yaml("mi_clean").name
+        'mi-clean'
+        """
+        shipped = resource_names("recipes")
+        if isinstance(source, str) and source in shipped:
+            source = shipped[source]
         if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
                                         and source.endswith((".yml", ".yaml"))):
             return cls.from_dict(read_yaml_mapping(source, "recipe"), source=str(source))
@@ -134,9 +142,7 @@ class Recipe:
     @functools.cached_property
     def digest(self) -> str:
         """16 hex digits of SHA-256 over the steps, their parameters and library versions."""
-        blob = json.dumps({"steps": self.to_dict()["steps"], "versions": self.versions()},
-                          sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return digest({"steps": self.to_dict()["steps"], "versions": self.versions()})
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Recipe) and other.digest == self.digest

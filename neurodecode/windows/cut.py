@@ -10,7 +10,8 @@ from ..errors import ConfigError, InvalidDataError
 from ..preprocessing import PreprocessedDataset, RunCache
 from ..preprocessing.cache import CachedRun
 from .core import METADATA_COLUMNS, Windows
-from .labels import IDLE, bad_spans, label_track, run_events
+from ..utils import IDLE
+from .labels import bad_spans, label_track, run_events
 
 __all__ = ["trial_windows", "sliding_windows", "preprocessed"]
 

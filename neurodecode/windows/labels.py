@@ -7,10 +7,10 @@ import mne
 import numpy as np
 
 from ..preprocessing.cache import CachedRun
+from ..utils import IDLE
 
 __all__ = ["run_events", "LabelTrack", "label_track", "IDLE"]
 
-IDLE = "idle"
 
 
 def run_events(run: CachedRun, event_id: dict) -> np.ndarray:

@@ -19,9 +19,66 @@ import pandas as pd
 
 from ..errors import ConfigError
 
-__all__ = ["ResultStore"]
+__all__ = ["ResultStore", "FolderLock"]
 
 STORE_NAME = "store.jsonl"
+LOCK_NAME = ".neurodecode.lock"
+
+
+class FolderLock:
+    """An exclusive lock on an output folder, held for the life of one benchmark run.
+
+    It is an advisory ``flock`` on ``<folder>/.neurodecode.lock``, which holds the holder's
+    PID. The kernel releases it when its process ends, however it ends, so the lock left
+    by a killed run is simply taken over; a second live run gets a :class:`ConfigError`
+    naming the holder's PID.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with FolderLock(folder):
+    ...     FolderLock(folder).acquire()
+    Traceback (most recent call last):
+    ...
+    neurodecode.errors.ConfigError: ... is in use by another neurodecode run (PID ...); wait for it to end or choose another --output
+    """
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / LOCK_NAME
+        self._fd: int | None = None
+        #: PID written by the previous holder when its lock was taken over (a killed run), else None.
+        self.stale_pid: int | None = None
+
+    def acquire(self) -> FolderLock:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigError(f"{self.path.parent} is in use by another neurodecode run (PID {holder}); "
+                              "wait for it to end or choose another --output") from None
+        previous = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        self.stale_pid = int(previous) if previous.isdigit() and int(previous) != os.getpid() else None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # an empty file: nobody holds it
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class ResultStore:

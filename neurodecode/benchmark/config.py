@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, UnknownNameError
-from ..evaluation.compare import OFFLINE_EVALUATIONS
+from ..errors import ConfigError, UnknownNameError, check_params
+from ..moabb_api import OFFLINE_EVALUATIONS
 from ..preprocessing import Recipe
+from ..utils import digest, resource_names
 from ..yamlio import read_yaml_mapping
 
 __all__ = ["BenchmarkConfig", "load_config", "OFFLINE", "PSEUDO_ONLINE"]
@@ -47,13 +46,14 @@ def load_config(source, output=None) -> BenchmarkConfig:
     Parameters
     ----------
     source : str | Path | dict | BenchmarkConfig
-        A YAML file or the same mapping::
+        A YAML file, the name of a shipped definition (``"kalunga2016"``,
+        ``"quickstart"``; outputs then go under the working folder), or the same mapping::
 
             name: my-benchmark
             datasets:                      # names, or {name, subjects, params}
               - {name: Kalunga2016, subjects: [1, 2, 3]}
             paradigm: {name: SSVEP, params: {fmin: 3, fmax: 45, n_classes: 4, resample: 128}}
-            recipe: pipelines/recipes/standard.yml     # or a list of steps; optional
+            recipe: mi_clean               # a shipped recipe, a file, or a list of steps; optional
             pipelines:                     # registry names, {name, params}, YAML files or folders
               - TS+LR
               - {name: ShallowConvNet, params: {max_epochs: 30}}
@@ -78,15 +78,30 @@ def load_config(source, output=None) -> BenchmarkConfig:
     if isinstance(source, BenchmarkConfig):
         cfg = source
     elif isinstance(source, dict):
-        cfg = _parse(dict(source), "benchmark", Path.cwd())
+        cfg = _checked(_parse(dict(source), "benchmark", Path.cwd()), "benchmark")
     elif isinstance(source, (str, Path)):
         path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such benchmark file")
-        cfg = _parse(read_yaml_mapping(path, "benchmark definition"), str(path), path.parent)
+        shipped = resource_names("benchmarks")
+        if not path.is_file() and str(source) in shipped:  # a definition shipped in the package, by name
+            path = shipped[str(source)]
+            cfg = _checked(_parse(read_yaml_mapping(path, "benchmark definition"), str(path), Path.cwd()),
+                           str(path))
+        elif not path.is_file():
+            raise ConfigError(f"{path}: no such benchmark file, nor a shipped definition "
+                              f"({', '.join(sorted(shipped))})")
+        else:
+            cfg = _checked(_parse(read_yaml_mapping(path, "benchmark definition"), str(path), path.parent),
+                           str(path))
     else:
         raise ConfigError(f"a benchmark is a YAML file or a mapping, got {type(source).__name__}")
     return cfg if output is None else dataclasses.replace(cfg, output=Path(output))
+
+
+def _checked(cfg: BenchmarkConfig, where: str) -> BenchmarkConfig:
+    from .checks import check_benchmark
+
+    check_benchmark(cfg, where)
+    return cfg
 
 
 def _parse(spec: dict, where: str, base: Path) -> BenchmarkConfig:
@@ -160,31 +175,28 @@ def _dataset(item, where) -> dict:
 
 
 def _paradigm(item, where) -> dict:
-    import moabb.paradigms as mp
-    from moabb.paradigms.base import BaseParadigm
+    from ..moabb_api import paradigm_classes
 
     spec = _mapping(item, where, "paradigm", ("name", "params"))
-    names = [n for n in dir(mp) if inspect.isclass(getattr(mp, n)) and issubclass(getattr(mp, n), BaseParadigm)
-             and not inspect.isabstract(getattr(mp, n))]
-    if spec["name"] not in names:
-        raise UnknownNameError("paradigm", spec["name"], names)
+    classes = paradigm_classes()
+    if spec["name"] not in classes:
+        raise UnknownNameError("paradigm", spec["name"], classes)
     params = spec.get("params") or {}
+    check_params(f"paradigm {spec['name']} in {where}", classes[spec["name"]], params)
     try:
-        getattr(mp, spec["name"])(**params)
+        classes[spec["name"]](**params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: paradigm {spec['name']}: {exc}") from None
     return {"name": spec["name"], "params": params}
 
 
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _pipelines(items, where, base, paradigm) -> list:
-    from ..models import PIPELINES, load_pipeline_file
+    from ..models import get_pipeline, load_pipeline_file
+    from ..models.yaml_pipelines import pipeline_files
     from ..models.deep import model_names
+    from ..models.registry import classical_pipelines
 
-    known = list(PIPELINES) + model_names()
+    known = list(classical_pipelines()) + model_names()
     out = []
     for item in items:
         spec = _mapping(item, where, "pipeline", ("name", "params", "file"))
@@ -193,19 +205,21 @@ def _pipelines(items, where, base, paradigm) -> list:
             path = _resolve(ref, base)
             if not path.exists():
                 raise UnknownNameError("pipeline", str(ref), known)
-            files = [path] if path.is_file() else sorted(
-                f for f in path.rglob("*.yml")
-                if not {"recipes", "benchmarks"} & set(f.relative_to(path).parts[:-1]))
+            files = [path] if path.is_file() else pipeline_files(path)
             for f in files:
                 loaded = load_pipeline_file(f)
                 if path.is_dir() and paradigm not in loaded["paradigms"]:
                     continue
-                out.append({"name": loaded["name"], "file": str(f.resolve()),
-                            "digest": _digest({"file": f.read_text()})})
+                out.append({"name": loaded["name"], "file": str(f.resolve()), "paradigms": loaded["paradigms"],
+                            "digest": digest({"file": f.read_text()})})
         else:
             params = spec.get("params") or {}
+            if not isinstance(params, dict):
+                raise ConfigError(f"{where}: params of pipeline {spec['name']} must be a mapping, got {params!r}")
+            get_pipeline(spec["name"], **params)  # unknown parameters fail here, with close matches
             out.append({"name": spec["name"], "params": params,
-                        "digest": _digest({"registry": spec["name"], "params": params})})
+                        "digest": digest({"registry": spec["name"], "params": params,
+                                          "definition": _definition_text(spec["name"])})})
     names = [p["name"] for p in out]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -213,6 +227,14 @@ def _pipelines(items, where, base, paradigm) -> list:
     if not out:
         raise ConfigError(f"{where}: no pipeline declares the paradigm {paradigm}")
     return out
+
+
+def _definition_text(name: str) -> str:
+    """The YAML text behind a shipped classical pipeline ("" for networks), so editing it changes the digest."""
+    from ..models.registry import classical_pipelines
+
+    entry = classical_pipelines().get(name)
+    return entry["file"].read_text() if entry else ""
 
 
 def _evaluations(items, where) -> list:

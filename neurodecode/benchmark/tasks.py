@@ -6,8 +6,6 @@ evaluation there and returns result rows. It never writes the store.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 import traceback
 import warnings
@@ -17,7 +15,8 @@ from pathlib import Path
 from time import perf_counter
 
 from ..preprocessing import Recipe
-from .config import OFFLINE, BenchmarkConfig
+from ..utils import digest
+from ..moabb_api import OFFLINE_EVALUATIONS as OFFLINE
 
 __all__ = ["Task", "build_tasks", "run_task", "make_paradigm", "build_pipeline", "identity"]
 
@@ -45,21 +44,18 @@ class Task:
         return f"{self.dataset['code']} sub-{self.subject} {self.pipeline['name']} {self.evaluation['label']}"
 
 
-def build_tasks(cfg: BenchmarkConfig, threads: int | None = None) -> list[Task]:
+def build_tasks(cfg, threads: int | None = None) -> list[Task]:
     """Every task of a benchmark, in a stable order (dataset, evaluation, pipeline, subject)."""
     recipe = cfg.recipe.to_dict()
     tasks = []
     for ds in cfg.datasets:
         for ev in cfg.evaluations:
-            if ev["type"] == "cross-session" or ev["settings"].get("split") == "cross-session":
-                if ds["n_sessions"] < 2:
-                    continue  # as MOABB: cross-session needs two sessions
             for pipe in cfg.pipelines:
                 for subject in ds["subjects"]:
                     key = {"dataset": [ds["name"], ds["params"], ds["subjects"] if _needs_all(ev) else None],
                            "subject": subject, "pipeline": pipe["digest"], "evaluation": ev,
                            "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "seed": cfg.seed}
-                    task_id = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+                    task_id = digest(key)
                     tasks.append(Task(task_id, ds, subject, pipe, ev, cfg.paradigm, recipe, cfg.recipe.digest,
                                       cfg.seed, str(cfg.output), threads))
     return tasks
@@ -71,9 +67,9 @@ def _needs_all(evaluation: dict) -> bool:
 
 def make_paradigm(spec: dict):
     """A MOABB paradigm from ``{"name", "params"}``."""
-    import moabb.paradigms as mp
+    from ..moabb_api import make_paradigm as build
 
-    return getattr(mp, spec["name"])(**spec["params"])
+    return build(spec["name"], spec["params"])
 
 
 def build_pipeline(spec: dict, sfreq: float | None):
@@ -177,24 +173,18 @@ def _evaluate(task: Task) -> list[dict]:
 
 
 def _offline(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:
-    """MOABB's own evaluation of one subject, through the code path of its ``process()``.
-
-    ``process()`` would round scores to float32 in its HDF5 store; the rows
-    are taken before that.
-    """
-    from ..evaluation.compare import OFFLINE_EVALUATIONS, moabb_groups
+    """MOABB's own evaluation of one subject, through its public ``process()``: the scores are
+    exactly those MOABB prints (float32, as its results store keeps them)."""
+    from ..evaluation.compare import moabb_groups
+    from ..moabb_api import offline_rows
     from ..preprocessing import with_recipe
 
-    cls = OFFLINE_EVALUATIONS[task.evaluation["type"]]
     if recipe.steps:
         paradigm = with_recipe(paradigm, recipe)
     [(pipelines, extra)] = moabb_groups({name: pipeline})
-    ev = cls(paradigm=paradigm, datasets=[dataset], random_state=task.seed, hdf5_path=scratch, n_jobs=1,
-             error_score="raise", **extra)
-    process = paradigm.make_process_pipelines(dataset, return_epochs=ev.return_epochs,
-                                              return_raws=ev.return_raws)[0]
-    return ev._evaluate_parallel_dataset(dataset, pipelines, None, process,
-                                         work_plan={task.subject: pipelines})
+    split = task.evaluation["type"]
+    held_out = task.subject if split == "cross-subject" else None
+    return offline_rows(split, paradigm, dataset, pipelines, seed=task.seed, subject=held_out, **extra)
 
 
 def _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:

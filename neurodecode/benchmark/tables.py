@@ -1,12 +1,13 @@
 """Leaderboard, offline-vs-pseudo-online and MOABB meta-analysis tables from result rows."""
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..utils import atomic_write
 
 __all__ = ["leaderboard", "offline_vs_pseudo_online", "statistics", "write_tables"]
 
@@ -61,7 +62,9 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _p_value(pairs: pd.DataFrame) -> tuple[float, str]:
     """MOABB's one-sided p-value that the first column beats the second, and the test used."""
-    from moabb.analysis.meta_analysis import compute_pvals_perm, compute_pvals_wilcoxon
+    from ..moabb_api import meta_analysis
+
+    compute_pvals_perm, compute_pvals_wilcoxon = meta_analysis.compute_pvals_perm, meta_analysis.compute_pvals_wilcoxon
 
     if len(pairs) < 2:
         return float("nan"), "none (one subject)"
@@ -117,7 +120,10 @@ def statistics(rows: pd.DataFrame) -> pd.DataFrame:
     row per pair with MOABB's ``combine_effects`` and ``combine_pvalues``
     (Stouffer) over the datasets.
     """
-    from moabb.analysis.meta_analysis import combine_effects, combine_pvalues, compute_dataset_statistics
+    from ..moabb_api import meta_analysis as ma
+
+    combine_effects, combine_pvalues, compute_dataset_statistics = (
+        ma.combine_effects, ma.combine_pvalues, ma.compute_dataset_statistics)
 
     ok = _ok(rows)
     columns = ["evaluation", "dataset", "pipe1", "pipe2", "p", "smd", "nsub"]
@@ -142,9 +148,8 @@ def statistics(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)  # a kill leaves the previous file, never half a file
+    with atomic_write(path) as tmp:  # a kill leaves the previous file, never half a file
+        table.to_csv(tmp, index=False)
     return path
 
 

@@ -1,13 +1,13 @@
 """A Markdown report of a benchmark with PNG figures (MOABB's plots where MOABB has one)."""
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from ..evaluation.pseudo_online import safe_name
+from ..utils import atomic_write, write_atomic_bytes
 
 __all__ = ["write_report"]
 
@@ -15,16 +15,17 @@ __all__ = ["write_report"]
 def _save(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return f"figures/{path.name}"
 
 
 def _score_plots(results: pd.DataFrame, figures: Path) -> list[str]:
     """MOABB's score plot per dataset, one entry per pipeline and evaluation."""
-    from moabb.analysis.plotting import score_plot
+    from ..moabb_api import plotting
+
+    score_plot = plotting.score_plot
 
     out = []
     for dataset, g in results.groupby("dataset", sort=False):
@@ -38,7 +39,9 @@ def _score_plots(results: pd.DataFrame, figures: Path) -> list[str]:
 
 def _paired_plots(paired: pd.DataFrame, figures: Path) -> list[str]:
     """MOABB's paired plot of offline against pseudo-online scores above chance, per pipeline."""
-    from moabb.analysis.plotting import paired_plot
+    from ..moabb_api import plotting
+
+    paired_plot = plotting.paired_plot
 
     out = []
     for (split, pipeline), g in paired.groupby(["split", "pipeline"], sort=False):
@@ -166,8 +169,6 @@ def write_report(cfg, tables: dict, output) -> Path:
     for title, path in shown:
         lines += [f"## {title}", "", f"![{title}]({path})", ""]
     report = output / "report.md"
-    tmp = report.with_name(f".report.{os.getpid()}.md")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, report)
+    write_atomic_bytes(report, "\n".join(lines))
     return report
 

@@ -1,14 +1,14 @@
 """The ready benchmark behind ``neurodecode quickstart``, on synthetic data or a dataset on disk."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..errors import ConfigError
+from ..utils import resource_path
 from ..yamlio import read_yaml_mapping
 
 __all__ = ["quickstart_config", "QUICKSTART"]
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "pipelines" / "benchmarks" / "quickstart.yml"
+QUICKSTART = resource_path("benchmarks", "quickstart.yml")
 
 #: Per paradigm kind: MOABB paradigm, its settings, classical pipelines and window (s).
 _PROFILES = {

@@ -9,9 +9,9 @@ from time import perf_counter
 import pandas as pd
 
 from ..errors import ConfigError
-from .config import PSEUDO_ONLINE, BenchmarkConfig, load_config
-from .store import ResultStore
-from .tasks import Task, build_tasks, identity, make_paradigm, run_task
+from .config import load_config
+from .store import FolderLock, ResultStore
+from .tasks import Task, build_tasks, identity, run_task
 
 __all__ = ["run_benchmark", "BenchmarkResult", "ENGINES"]
 
@@ -53,13 +53,13 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
 
     Tasks are (dataset, subject, pipeline, evaluation). Each finished task's
     rows go to the append-only store in the output folder at once (see
-    :class:`~neurodecode.results.store.ResultStore`), so an interrupted run
+    :class:`~neurodecode.benchmark.store.ResultStore`), so an interrupted run
     resumes where it stopped; only this process writes the store.
 
     Parameters
     ----------
     config : str | Path | dict | BenchmarkConfig
-        See :func:`~neurodecode.results.config.load_config`.
+        See :func:`~neurodecode.benchmark.config.load_config`.
     output : str | Path | None
         Overrides the definition's output folder.
     overwrite : bool
@@ -97,7 +97,14 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
         raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
     cfg = load_config(config, output=output)
     store = ResultStore(cfg.output)
-    _check_evaluations(cfg)
+    with FolderLock(cfg.output) as lock:
+        if lock.stale_pid and not quiet:
+            logger.info(f"{cfg.output}: took over the lock of an earlier run (PID {lock.stale_pid}) that ended "
+                        "without releasing it")
+        return _run(cfg, store, overwrite, engine, n_jobs, scheduler, quiet, report, t0)
+
+
+def _run(cfg, store, overwrite, engine, n_jobs, scheduler, quiet, report, t0) -> BenchmarkResult:
     parallel = engine == "dask" or n_jobs > 1
     tasks = build_tasks(cfg, threads=1 if parallel else None)
     done = set() if overwrite else store.done_tasks()
@@ -119,29 +126,12 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
     failures = tables["failures"]
     if not quiet:
         logger.info(f"{cfg.name}: wrote {', '.join(str(p) for p in files.values())}")
-        if len(failures):
-            logger.warning(f"{len(failures)} task(s) failed:")
-            for f in failures.itertuples():
-                logger.warning(f"  {f.dataset} sub-{f.subject} {f.pipeline} {f.evaluation}: {f.error}")
+    if len(failures):  # even when quiet: a failure is never silent
+        logger.warning(f"{len(failures)} task(s) failed:")
+        for f in failures.itertuples():
+            logger.warning(f"  {f.dataset} sub-{f.subject} {f.pipeline} {f.evaluation}: {f.error}")
     return BenchmarkResult(tables["results"], tables["leaderboard"], failures, files, len(todo),
                            len(tasks) - len(todo), perf_counter() - t0)
-
-
-def _check_evaluations(cfg: BenchmarkConfig) -> None:
-    """Build each pseudo-online evaluation once, so bad settings stop the run before any work."""
-    import tempfile
-
-    from ..datasets import get_dataset
-    from ..evaluation import PseudoOnlineEvaluation
-
-    first = cfg.datasets[0]
-    paradigm = make_paradigm(cfg.paradigm)
-    dataset = get_dataset(first["name"], **first["params"])
-    for ev in cfg.evaluations:
-        if ev["type"] == PSEUDO_ONLINE:
-            with tempfile.TemporaryDirectory() as scratch:
-                PseudoOnlineEvaluation(paradigm, [dataset], recipe=cfg.recipe, hdf5_path=scratch,
-                                       **ev["settings"])
 
 
 def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, scheduler, quiet: bool) -> None:

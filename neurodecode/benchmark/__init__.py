@@ -1,6 +1,6 @@
 """Benchmark runs: definitions, an append-only results store, leaderboards and reports.
 
->>> from neurodecode.results import run_benchmark, load_config
+>>> from neurodecode.benchmark import run_benchmark, load_config
 """
 from .config import BenchmarkConfig, load_config
 from .runner import BenchmarkResult, run_benchmark

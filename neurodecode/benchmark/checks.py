@@ -1,0 +1,159 @@
+"""Checks of a whole benchmark definition that need its parts together, run before any task.
+
+Each mistake that would otherwise fail every task of a dataset (one error row
+per subject and pipeline) stops the run here, with one line naming the
+dataset, pipeline or evaluation and what to change.
+"""
+from __future__ import annotations
+
+import tempfile
+
+from ..errors import ConfigError
+
+__all__ = ["check_benchmark"]
+
+
+def check_benchmark(cfg, where: str) -> None:
+    """Check every (dataset, paradigm, recipe, pipeline, evaluation) combination of ``cfg``.
+
+    Raises
+    ------
+    ConfigError
+        Frequencies above Nyquist, a dataset the paradigm refuses, a pipeline
+        made for another paradigm, a pseudo-online window longer than a trial,
+        a network whose receptive field exceeds the window, or a split the
+        dataset cannot provide (cross-session with one session, cross-subject
+        with one subject).
+    """
+    from ..datasets import get_dataset
+    from ..moabb_api import declared_sfreq, make_paradigm
+
+    paradigm = make_paradigm(cfg.paradigm["name"], cfg.paradigm["params"])
+    _pipelines_fit(cfg.pipelines, cfg.paradigm["name"], where)
+    for spec in cfg.datasets:
+        dataset = get_dataset(spec["name"], **spec["params"])
+        _paradigm_fits(paradigm, cfg.paradigm["name"], dataset, where)
+        sfreq = declared_sfreq(dataset)
+        if sfreq:
+            _nyquist(paradigm, cfg.paradigm["name"], cfg.recipe, dataset.code, sfreq, where)
+        _splits(cfg.evaluations, dataset.code, spec, where)
+        rate = getattr(paradigm, "resample", None) or sfreq
+        for ev in cfg.evaluations:
+            seconds = _window_seconds(ev, paradigm, dataset, cfg.recipe, where)
+            if rate and seconds:
+                _networks_fit(cfg.pipelines, ev["label"], dataset, paradigm, int(round(seconds * rate)), rate)
+
+
+def _paradigm_fits(paradigm, name, dataset, where) -> None:
+    if paradigm.is_valid(dataset):
+        return
+    from ..models.registry import PARADIGM_KINDS
+
+    fitting = sorted(n for n, kind in PARADIGM_KINDS.items() if kind == dataset.paradigm)
+    hint = f"use a {dataset.paradigm} paradigm ({', '.join(fitting)})" if fitting else \
+        f"{dataset.code} is a {dataset.paradigm} dataset"
+    if PARADIGM_KINDS.get(name) == dataset.paradigm:
+        hint = f"its events are {sorted(dataset.event_id)}; check the paradigm's events or n_classes"
+    raise ConfigError(f"{where}: paradigm {name} cannot use dataset {dataset.code} "
+                      f"({dataset.paradigm}); {hint}")
+
+
+def _nyquist(paradigm, name, recipe, code, sfreq, where) -> None:
+    """Every cut-off below half the rate it is applied at: the recipe at the recording's rate
+    (or after its ``resample`` step), the paradigm's band-pass too, and below half the
+    paradigm's ``resample`` rate, where the band must survive resampling."""
+    rate = float(sfreq)
+    for step in recipe.steps:
+        params = step.get_params()
+        if step.name == "resample" and params.get("sfreq"):
+            rate = float(params["sfreq"])
+        for key in ("l_freq", "h_freq", "freqs"):
+            values = params.get(key)
+            values = values if isinstance(values, (list, tuple)) else [values]
+            for f in (v for v in values if isinstance(v, (int, float))):
+                if f >= rate / 2:
+                    raise ConfigError(f"{where}: recipe step {step.name} {key}={f:g} Hz is at or above the "
+                                      f"Nyquist frequency of {code} ({rate / 2:g} Hz at {rate:g} Hz); "
+                                      f"use a value below {rate / 2:g} Hz")
+    resample = getattr(paradigm, "resample", None)
+    for band in getattr(paradigm, "filters", None) or []:
+        fmax = band[1] if len(band) > 1 else None
+        if fmax is None:
+            continue
+        for limit, what in ((rate, f"{code}'s rate of {rate:g} Hz"),
+                            (resample, f"the paradigm's resample rate of {resample} Hz")):
+            if limit and fmax >= limit / 2:
+                raise ConfigError(f"{where}: paradigm {name} fmax={fmax:g} Hz is at or above half "
+                                  f"{what} ({limit / 2:g} Hz) for dataset {code}; use fmax below {limit / 2:g}")
+
+
+def _splits(evaluations, code, spec, where) -> None:
+    for ev in evaluations:
+        split = ev["type"] if ev["type"] != "pseudo-online" else ev["settings"].get("split", "within-session")
+        if split == "cross-session" and spec["n_sessions"] < 2:
+            raise ConfigError(f"{where}: evaluation {ev['label']} needs two or more sessions per subject, "
+                              f"but {code} has {spec['n_sessions']}; use within-session for it")
+        if split == "cross-subject" and len(spec["subjects"]) < 2:
+            raise ConfigError(f"{where}: evaluation {ev['label']} needs two or more subjects, but {code} "
+                              f"lists {spec['subjects']}; add subjects or use within-session")
+
+
+def _pipelines_fit(pipelines, paradigm_name, where) -> None:
+    from ..models.registry import PARADIGM_KINDS, pipeline_paradigms
+
+    kind = PARADIGM_KINDS.get(paradigm_name)
+    for pipe in pipelines:
+        declared = pipe.get("paradigms") or pipeline_paradigms(pipe["name"])
+        if declared is None or paradigm_name in declared:
+            continue
+        if kind is not None and kind in {PARADIGM_KINDS.get(p) for p in declared}:
+            continue
+        raise ConfigError(f"{where}: pipeline {pipe['name']} is made for {', '.join(declared)}, not "
+                          f"{paradigm_name}; remove it or pick one for {paradigm_name}")
+
+
+def _window_seconds(ev, paradigm, dataset, recipe, where) -> float | None:
+    """Length (s) of the windows an evaluation feeds the pipelines; checks pseudo-online settings."""
+    if ev["type"] == "pseudo-online":
+        from ..evaluation import PseudoOnlineEvaluation
+
+        with tempfile.TemporaryDirectory() as scratch:
+            online = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, hdf5_path=scratch,
+                                            **ev["settings"])
+            try:
+                online.check_dataset(dataset)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: evaluation {ev['label']} on {dataset.code}: {exc}") from None
+        return float(ev["settings"]["window"]) if "window" in ev["settings"] else float(online.window)
+    tmin = getattr(paradigm, "tmin", 0.0) or 0.0
+    tmax = getattr(paradigm, "tmax", None)
+    start, end = dataset.interval[0] + tmin, dataset.interval[0] + tmax if tmax is not None else dataset.interval[1]
+    return float(end - start)
+
+
+def _networks_fit(pipelines, label, dataset, paradigm, n_times, rate) -> None:
+    from ..models.registry import classical_pipelines
+
+    networks = [p for p in pipelines if "file" not in p and p["name"] not in classical_pipelines()]
+    if not networks:
+        return
+    from .tasks import build_pipeline
+
+    n_chans = len(paradigm.channels) if getattr(paradigm, "channels", None) else _n_channels(dataset)
+    if not n_chans:
+        return
+    n_outputs = max(2, len(paradigm.used_events(dataset)))
+    for pipe in networks:
+        try:
+            build_pipeline(pipe, rate).check_input(n_chans, n_times, sfreq=rate, n_outputs=n_outputs)
+        except ConfigError as exc:
+            raise ConfigError(f"pipeline {pipe['name']} in evaluation {label} on {dataset.code}: {exc}") from None
+
+
+def _n_channels(dataset) -> int | None:
+    from ..moabb_api import declared_channels
+
+    summary = getattr(dataset, "summary", None)
+    if callable(summary) and summary().get("channels"):
+        return int(summary()["channels"])
+    return declared_channels(dataset)
