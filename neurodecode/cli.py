@@ -128,11 +128,12 @@ def _log_to_stderr(quiet: bool) -> None:
     import logging
 
     logger = logging.getLogger("neurodecode.benchmark")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
+    for old in list(logger.handlers):  # the stderr of this call, not of an earlier one
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
 
 

@@ -109,7 +109,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     Examples
     --------
     >>> did_you_mean("TS+RL", ["TS+LR", "MDM", "CSP+LDA"])
-    'did you mean TS+LR?'
+    'did you mean TS+LR, CSP+LDA?'
     """
     choices = sorted({str(c) for c in choices})
     close = close_matches(name, choices)

@@ -200,6 +200,9 @@ def test_crashing_pipeline_is_an_error_row_and_the_run_goes_on(tmp_path, capsys)
     assert set(ok["pipeline"]) == {"CSP+LDA"} and len(ok) == 3
     out = capsys.readouterr()
     assert "3 failed" in out.out
+    # --quiet hides progress, never failures: the summary names each failed task
+    assert "3 task(s) failed:" in out.err and out.err.count("TS+LR offline/within-session: ") == 3
+    assert "Empty DataFrame" not in out.out
     board = pd.read_csv(Path(cfg["output"]) / "leaderboard.csv")
     assert board["pipeline"].tolist() == ["CSP+LDA"]
 
@@ -238,3 +241,23 @@ def test_unwritable_output_folder(tmp_path, capsys):
     assert "output folder is not writable" in err and str(blocker / "out") in err
     assert main(["benchmark", str(tmp_path / "missing.yml")]) == 2
     assert "no such benchmark file" in capsys.readouterr().err
+
+
+def test_cross_subject_one_held_out_subject_equals_moabb_process():
+    """MOABB's public cv_class=PredefinedSplit route scores one held-out subject exactly as
+    MOABB's own leave-one-subject-out does for that subject."""
+    from neurodecode.datasets import get_dataset
+    from neurodecode.models import get_pipeline
+    from neurodecode.moabb_api import make_paradigm, offline_rows
+
+    kw = {"n_subjects": 3, "n_sessions": 1, "snr": 0.3, "sfreq": 128, "seed": 1}
+    paradigm = make_paradigm("LeftRightImagery")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = offline_rows("cross-subject", paradigm, get_dataset("SyntheticMI", **kw),
+                            {"CSP+LDA": get_pipeline("CSP+LDA")}, seed=3)
+        one = offline_rows("cross-subject", paradigm, get_dataset("SyntheticMI", **kw),
+                           {"CSP+LDA": get_pipeline("CSP+LDA")}, seed=3, subject=2)
+    assert [r["subject"] for r in one] == ["2"]
+    [same] = [r for r in full if r["subject"] == "2"]
+    assert one[0]["score"] == same["score"] and len({r["score"] for r in full}) == 3

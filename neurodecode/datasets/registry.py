@@ -230,7 +230,7 @@ def list_datasets(local: bool = False, verbose=None) -> pd.DataFrame:
             logging.getLogger("neurodecode").debug("cannot build %s", name, exc_info=True)
             continue
         rows.append(_describe(name, dataset, local))
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).astype({"channels": "Int64"})  # counts, with <NA> where undeclared
     if local:
         table = table[table["n_local"] > 0].drop(columns="n_local")
     return table.reset_index(drop=True)
