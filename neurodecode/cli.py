@@ -146,7 +146,8 @@ def _run(config, args) -> int:
     result = run_benchmark(config, output=args.output, overwrite=args.overwrite, engine=args.engine,
                            n_jobs=args.n_jobs, scheduler=args.scheduler, quiet=args.quiet)
     cols = [c for c in ("dataset", "evaluation", "pipeline", "score_mean", "score_std", "n_subjects", "rank",
-                        "score_minus_chance", "itr", "latency_mean", "idle_fpr") if c in result.leaderboard]
+                        "score_minus_chance", "nmcc", "itr", "fa_per_min", "detection_rate", "latency_mean",
+                        "idle_fpr") if c in result.leaderboard]
     if result.leaderboard.empty:
         print("no task succeeded: nothing to rank")
     else:

@@ -150,7 +150,7 @@ def declared_trial_duration(dataset) -> float | None:
 
 
 def offline_rows(split: str, paradigm, dataset, pipelines: dict, *, seed: int, subject=None,
-                 **settings) -> list[dict]:
+                 extra_scores: dict | None = None, **settings) -> list[dict]:
     """MOABB's offline evaluation of ``pipelines`` through its public ``process()``.
 
     Parameters
@@ -168,6 +168,10 @@ def offline_rows(split: str, paradigm, dataset, pipelines: dict, *, seed: int, s
         others, with MOABB's documented ``cv_class=PredefinedSplit`` and a
         ``test_fold`` callable; the fold is the one ``LeaveOneGroupOut``
         gives for that subject.
+    extra_scores : dict | None
+        ``{column: scorer}`` computed on the same folds through MOABB's
+        multi-metric scoring; the paradigm's own metric stays first, so
+        ``score`` is unchanged.
     **settings
         More evaluation settings (``return_epochs``, ``mne_labels``).
 
@@ -185,10 +189,19 @@ def offline_rows(split: str, paradigm, dataset, pipelines: dict, *, seed: int, s
 
         settings = {**settings, "cv_class": PredefinedSplit,
                     "cv_kwargs": {"test_fold": lambda meta: np.where(meta["subject"] == subject, 0, -1)}}
+    if extra_scores:
+        import copy
+
+        own = paradigm.scoring
+        paradigm = copy.copy(paradigm)
+        paradigm.scorer = {"score": own, **extra_scores}  # MOABB: the first metric is `score`
     with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
         ev = cls(paradigm=paradigm, datasets=[dataset], random_state=seed, hdf5_path=scratch, n_jobs=1,
                  overwrite=True, error_score="raise", **settings)
         table = ev.process(pipelines)
     if subject is not None:
         table = table[table["subject"].astype(str) == str(subject)]
+    if extra_scores:
+        table = table.drop(columns=["score_score"], errors="ignore").rename(
+            columns={f"score_{k}": k for k in extra_scores})
     return table.to_dict("records")

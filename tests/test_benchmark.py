@@ -83,17 +83,27 @@ def test_outputs_leaderboard_pairs_stats_and_report(full_run):
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 3 * 2 + 3 * 2 * 2  # offline: one row per session; pseudo-online: per run
     assert {"score", "time", "samples", "channels", "n_sessions", "subject", "session", "dataset", "pipeline",
-            "evaluation", "pipeline_digest", "recipe_digest", "itr", "latency_mean", "idle_fpr"} <= set(results)
+            "evaluation", "pipeline_digest", "recipe_digest", "itr", "itr_window", "fa_per_min",
+            "detection_rate", "latency_mean", "idle_fpr", "nmcc", "task_period"} <= set(results)
+    offline = results[results["evaluation"] == "offline/within-session"]
+    assert offline["nmcc"].between(0.5, 1).all() and offline["task_period"].isna().all()
+    assert set(results.loc[results["evaluation"] != "offline/within-session", "task_period"]) == {"annotations"}
     board = pd.read_csv(out / "leaderboard.csv")
     assert len(board) == 4 and set(board["n_subjects"]) == {3}
     online = board[board["evaluation"] == "pseudo-online/within-session"]
     assert (online["score_mean"] > 0.55).all() and np.allclose(online["nmcc"], online["score_mean"])
     assert online["itr"].gt(0).all() and online["latency_mean"].between(0, 3).all()
+    assert online["detection_rate"].between(0.5, 1).all() and online["fa_per_min"].ge(0).all()
     assert board.loc[board["evaluation"] == "offline/within-session", "itr"].isna().all()
     paired = pd.read_csv(out / "offline_vs_pseudoonline.csv")
     assert len(paired) == 6 and set(paired["test"]) == {"permutation"}
-    expected = (paired["pseudo_online_score"] - 0.5) - (paired["offline_score"] - 0.5)
-    assert np.allclose(paired["difference"], expected)
+    assert np.allclose(paired["difference"], paired["pseudo_online_nmcc"] - paired["offline_nmcc"])
+    subject = results.groupby(["evaluation", "pipeline", "subject"])[["score", "nmcc"]].mean()
+    first = paired.iloc[0]
+    assert np.isclose(first["offline_nmcc"], subject.loc[("offline/within-session", first["pipeline"],
+                                                          first["subject"]), "nmcc"])
+    assert np.isclose(first["pseudo_online_nmcc"], subject.loc[("pseudo-online/within-session", first["pipeline"],
+                                                                first["subject"]), "score"])
     assert paired["p_offline_higher"].between(0, 1).all()
     stats = pd.read_csv(out / "stats.csv")
     assert set(stats["dataset"]) == {"SyntheticMI", "meta-analysis"}

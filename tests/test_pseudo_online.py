@@ -19,6 +19,7 @@ from neurodecode.models.online import DecisionSmoother, IdleThreshold
 from neurodecode.preprocessing import PreprocessedDataset
 from neurodecode.preprocessing.cache import CachedRun
 from neurodecode.windows import label_track
+from neurodecode.windows.labels import TaskPeriod
 
 MOTOR = ["FC3", "FCz", "FC4", "C3", "Cz", "C4", "CP3", "CPz", "CP4"]
 SFREQ, N_LEN, N_STEP = 128.0, 128, 13  # 1 s windows every 0.1 s (12.8 samples, rounded)
@@ -100,7 +101,12 @@ def test_oracle_reaches_nmcc_1_with_half_window_latency(tmp_path, cls, paradigm)
     assert np.allclose(res["score"], 1.0) and np.allclose(res["accuracy"], 1.0)
     assert np.allclose(res["trial_accuracy"], 1.0) and np.allclose(res["idle_fpr"], 0.0)
     n_classes = len(ds.event_id) + 1
-    assert np.allclose(res["itr"], np.log2(n_classes) * 600)  # log2(N) bits every 0.1 s
+    assert np.allclose(res["itr_window"], np.log2(n_classes) * 600)  # log2(N + 1) bits every 0.1 s
+    # practical ITR: log2(N) bits per trial, one trial per median cue-to-cue period
+    periods = [s.track.cue_to_cue / SFREQ for s in ev.streams(ds, 1)["0"]]
+    expected = np.log2(n_classes - 1) * 60 / np.array(periods)[res["run"].astype(int).to_numpy()]
+    assert np.allclose(res["itr"], expected, rtol=1e-6)
+    assert np.allclose(res["fa_per_min"], 0.0) and np.allclose(res["detection_rate"], 1.0)
     # the first window at least half inside the trial ends on the first grid point at or after
     # onset + half a window: latency 0.5 s when the onset is on the grid, up to one step more
     for run, row in res.groupby("run"):
@@ -125,7 +131,9 @@ def test_random_predictions_give_chance_nmcc(tmp_path):
     assert np.all(by.loc["random", "itr"] < 5)
     # a detector that never fires beats 1/N accuracy, so Wolpaw's ITR rewards it; nMCC does not
     assert np.all(by.loc["always idle", "score"] == 0.5) and np.all(by.loc["always idle", "accuracy"] > 0.4)
-    assert np.all(by.loc["always idle", "itr"] > 10)
+    # ... per window decision (itr_window); per selection (itr) it never selects anything: 0 bits
+    assert np.all(by.loc["always idle", "itr_window"] > 10) and np.all(by.loc["always idle", "itr"] == 0)
+    assert np.all(by.loc["always idle", "fa_per_min"] == 0) and np.all(by.loc["always idle", "detection_rate"] == 0)
     assert np.all(by.loc["always idle", "idle_fpr"] == 0) and np.all(by.loc["always idle", "task_tpr"] == 0)
 
 
@@ -205,7 +213,7 @@ def test_perturbing_the_future_leaves_past_decisions_unchanged(tmp_path):
     for source in (ds, PerturbedMI(after, **kw)):
         pre = PreprocessedDataset(source, [{"bandpass": {"l_freq": 8.0, "h_freq": 30.0}}], cache=False)
         streams.append(make_stream(pre.runs(1)["0"]["1"], 1, "0", "1", ds.event_id, (), {},
-                                   ds.interval, 0.0))
+                                   TaskPeriod(tuple(ds.interval)), 0.0))
     a, b = (replay(est, s, N_LEN, N_STEP) for s in streams)
     near = (a["time"] <= after) & (a["time"] > after - 1.0)
     assert (a.loc[near, "p_idle"] != b.loc[near, "p_idle"]).all()
@@ -248,7 +256,7 @@ def test_bad_settings_give_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match="step must be a positive number of seconds, got -0.1"):
         _evaluation(tmp_path, ds, step=-0.1)
     with pytest.raises(ConfigError, match=r"window of 4 s is longer than a trial of SyntheticMI "
-                                          r"\(task interval 0-3 s after the cue, 3 s\); use window <= 3"):
+                                          r"\(3 s of task per trial\); use window <= 3"):
         _evaluation(tmp_path, ds, window=4.0).process({"TS+LR": get_pipeline("TS+LR")})
     with pytest.raises(ConfigError, match="idle must be one of"):
         _evaluation(tmp_path, ds, idle="none")
@@ -267,6 +275,14 @@ def test_no_idle_time_and_short_runs_are_refused(tmp_path):
         @interval.setter
         def interval(self, value):
             pass
+
+        def _get_single_subject_data(self, subject):  # no event durations: the interval decides
+            out = super()._get_single_subject_data(subject)
+            for runs in out.values():
+                for raw in runs.values():
+                    raw.set_annotations(raw.annotations.__class__(
+                        raw.annotations.onset, 0.0, raw.annotations.description, raw.annotations.orig_time))
+            return out
 
     busy = Busy(n_subjects=1, n_sessions=1, n_runs=2, n_trials=2, sfreq=SFREQ)
     with pytest.raises(ConfigError, match=r"idle='class' needs idle time in the training runs, but "
@@ -308,6 +324,11 @@ def test_kalunga_rest_as_idle(tmp_path, shared_data):
     assert (res["n_classes"] == 4).all()  # 13, 17, 21 Hz and idle (rest + pauses)
     assert res["score"].mean() > 0.57 and (res["score"] > 0.5).all()
     assert res["trial_accuracy"].mean() > 0.6  # chance 1/3
+    # the stimulus is on for the whole trial: MOABB's declared trial duration, not the 2 s epoch
+    track = ev.streams(ds, 1)["0"][0].track
+    assert track.source == "trial_duration"
+    lengths = np.bincount(track.trials[track.trials >= 0]) / 128
+    assert np.median(lengths) == pytest.approx(6.0, abs=0.01)
 
 
 @pytest.mark.realdata
@@ -320,6 +341,11 @@ def test_physionet_runs_leave_one_run_out_with_t0_as_idle(tmp_path, shared_data)
     ev = PseudoOnlineEvaluation(LeftRightImagery(fmin=8, fmax=30), [ds], window=1.0, step=0.1,
                                 rest=["rest"], hdf5_path=str(tmp_path), random_state=0)
     folds = ev.folds(ds, 1)
+    # the truth follows the events' own durations: T1/T2 last 4.1 s in the EDF annotations
+    for stream in (folds[0].test, *folds[0].train):
+        assert stream.track.source == "annotations"
+        lengths = np.bincount(stream.track.trials[stream.track.trials >= 0]) / stream.sfreq
+        assert np.allclose(lengths, 4.1, atol=1.5 / stream.sfreq) or np.allclose(lengths[:-1], 4.1, atol=0.02)
     # the three left/right runs (R04, R08, R12); the hands/feet runs have no task of this paradigm
     assert [(f.test.run, [s.run for s in f.train]) for f in folds] == \
         [("0", ["1", "2"]), ("1", ["0", "2"]), ("2", ["0", "1"])]
@@ -342,3 +368,82 @@ def test_offline_and_pseudo_online_side_by_side(tmp_path):
     assert (table["offline_score"] > 0.9).all()  # ROC-AUC on whole trials, shuffled folds
     assert (table["pseudo_online_nmcc"] > 0.6).all()
     assert (table["pseudo_online_nmcc"] < table["offline_score"]).all()
+
+
+def test_declared_task_interval_sets_the_truth_and_the_training_windows(tmp_path):
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=6, sfreq=SFREQ, seed=5)
+    ev = _evaluation(tmp_path, ds, task_interval={"SyntheticMI": [0.5, 2.5]}, train_step=0.25)
+    truth = ds.ground_truth(1, "0", "0").events
+    stream = ev.streams(ds, 1)["0"][0]
+    assert stream.track.source == "task_interval"
+    expected = np.zeros(stream.data.shape[1], dtype=bool)
+    for sample in truth["sample"]:
+        expected[sample + 64:sample + 320] = True  # [cue + 0.5 s, cue + 2.5 s) at 128 Hz
+    assert np.array_equal(stream.track.codes > 0, expected)
+    fold = ev.folds(ds, 1)[0]
+    _, y, _, meta = ev.training_set(fold, ["left_hand", "right_hand"])
+    task = meta[meta["label"] != "idle"]
+    train_truth = ds.ground_truth(1, "0", fold.train[0].run).events
+    starts = train_truth["sample"].to_numpy()
+    for start, stop in task[["start", "stop"]].itertuples(index=False):
+        cue = starts[starts <= start].max()
+        assert cue + 64 <= start and stop <= cue + 320  # wholly inside the declared period
+    assert len(task) == 12 * 5  # 6 trials per class; (2.5 - 0.5 - 1) s / 0.25 s + 1 = 5 windows per trial
+
+
+def test_task_interval_errors_name_the_dataset(tmp_path):
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=4, sfreq=SFREQ)
+    with pytest.raises(ConfigError, match="task_interval of SyntheticMI starts at 2 s and ends at 1 s"):
+        _evaluation(tmp_path, ds, task_interval={"SyntheticMI": [2.0, 1.0]})
+    with pytest.raises(ConfigError, match="task_interval \\[0.0, 30.0\\] of SyntheticMI lasts 30 s, longer than "
+                                          "its cue-to-cue period"):
+        _evaluation(tmp_path, ds, task_interval=[0.0, 30.0], window=1.0).streams(ds, 1)
+    from neurodecode.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="dataset in task_interval .* 'Kalunga2016'"):
+        _evaluation(tmp_path, ds, task_interval={"Kalunga2016": [0, 4]})
+
+
+def test_itr_per_selection_does_not_depend_on_the_step(tmp_path):
+    from neurodecode.evaluation.metrics import decision_metrics
+
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=12, sfreq=SFREQ, seed=6, snr=2.0)
+    ev = _evaluation(tmp_path, ds, train_step=0.25)
+    fold = ev.folds(ds, 1)[0]
+    X, y, _, _ = ev.training_set(fold, ["left_hand", "right_hand"])
+    est = ev.prepare(get_pipeline("TS+LR"), SFREQ).fit(X, y)
+    test = fold.test
+    itr, per_window = {}, {}
+    for step in (0.1, 0.25, 0.5):
+        n_step = int(round(step * SFREQ))
+        decisions = replay(est, test, N_LEN, n_step, n_timed=5)
+        m = decision_metrics(decisions, test.trials(N_LEN), 3, n_step / SFREQ, test.duration,
+                             cue_to_cue=test.track.cue_to_cue / SFREQ)
+        itr[step], per_window[step] = m["itr"], m["itr_window"] * (n_step / SFREQ)
+    assert min(itr.values()) > 0
+    assert max(itr.values()) / min(itr.values()) < 1.15  # one selection per trial
+    # per window: the same bits per decision times 60 / step, so proportional to 1 / step
+    assert max(per_window.values()) / min(per_window.values()) < 1.25
+
+
+def test_false_activations_of_random_decisions_match_their_expected_rate():
+    from neurodecode.evaluation.metrics import detector_curve, false_activations
+
+    rng = np.random.default_rng(0)
+    n, q, step = 60000, 0.3, 0.1
+    fired = rng.random(n) < q
+    d = pd.DataFrame({"truth": "idle", "prediction": np.where(fired, "a", "idle"), "scored": True})
+    # a run starts where a decision fires after one that did not: q (1 - q) per decision
+    assert false_activations(d, step) == pytest.approx(q * (1 - q) * 60 / step, rel=0.03)
+    oracle = pd.DataFrame({"truth": ["idle", "a", "a", "idle", "b"], "prediction": ["idle", "a", "a", "idle", "b"],
+                           "scored": True})
+    assert false_activations(oracle, step) == 0.0
+    # the threshold sweep: at threshold t a window with posterior p fires when p >= t, so with uniform
+    # posteriors q = 1 - t and the false activations follow q (1 - q) 60 / step; TPR falls to 0
+    d = d.assign(truth="idle", p_a=rng.random(n), p_idle=0.0)
+    curve = detector_curve(d, step).set_index("threshold")
+    for t in (0.25, 0.5, 0.75):
+        assert curve.loc[t, "fa_per_min"] == pytest.approx((1 - t) * t * 60 / step, rel=0.05)
+    d = d.assign(truth=np.where(rng.random(n) < 0.5, "a", "idle"))
+    tpr = detector_curve(d, step)["tpr"]
+    assert tpr.iloc[0] == 1.0 and tpr.iloc[-1] == 0.0 and tpr.is_monotonic_decreasing

@@ -39,7 +39,7 @@ def check_benchmark(cfg, where: str) -> None:
         _splits(cfg.evaluations, dataset.code, spec, where)
         rate = getattr(paradigm, "resample", None) or sfreq
         for ev in cfg.evaluations:
-            seconds = _window_seconds(ev, paradigm, dataset, cfg.recipe, where)
+            seconds = _window_seconds(ev, spec, paradigm, dataset, cfg.recipe, where)
             if rate and seconds:
                 _networks_fit(cfg.pipelines, ev["label"], dataset, paradigm, int(round(seconds * rate)), rate)
 
@@ -112,14 +112,16 @@ def _pipelines_fit(pipelines, paradigm_name, where) -> None:
                           f"{paradigm_name}; remove it or pick one for {paradigm_name}")
 
 
-def _window_seconds(ev, paradigm, dataset, recipe, where) -> float | None:
+def _window_seconds(ev, spec, paradigm, dataset, recipe, where) -> float | None:
     """Length (s) of the windows an evaluation feeds the pipelines; checks pseudo-online settings."""
     if ev["type"] == "pseudo-online":
         from ..evaluation import PseudoOnlineEvaluation
 
+        settings = dict(ev["settings"])
+        if spec.get("task_interval") is not None:
+            settings["task_interval"] = {dataset.code: spec["task_interval"]}
         with tempfile.TemporaryDirectory() as scratch:
-            online = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, hdf5_path=scratch,
-                                            **ev["settings"])
+            online = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, hdf5_path=scratch, **settings)
             try:
                 online.check_dataset(dataset)
             except ConfigError as exc:

@@ -18,7 +18,7 @@ OFFLINE = tuple(OFFLINE_EVALUATIONS)
 PSEUDO_ONLINE = "pseudo-online"
 KEYS = ("name", "datasets", "paradigm", "recipe", "pipelines", "evaluations", "seed", "output")
 #: Settings of the evaluation that the runner sets itself.
-_RESERVED = {"self", "paradigm", "datasets", "recipe", "random_state", "hdf5_path", "predictions_dir",
+_RESERVED = {"self", "paradigm", "datasets", "recipe", "task_interval", "random_state", "hdf5_path", "predictions_dir",
              "overwrite", "error_score", "suffix", "verbose", "cache"}
 
 
@@ -160,7 +160,7 @@ def _mapping(item, where, what, keys) -> dict:
 def _dataset(item, where) -> dict:
     from ..datasets import get_dataset
 
-    spec = _mapping(item, where, "dataset", ("name", "subjects", "params"))
+    spec = _mapping(item, where, "dataset", ("name", "subjects", "params", "task_interval"))
     params = spec.get("params") or {}
     dataset = get_dataset(spec["name"], **params)  # unknown names list close matches
     subjects = spec.get("subjects")
@@ -170,8 +170,16 @@ def _dataset(item, where) -> dict:
         if missing:
             raise ConfigError(f"{where}: {dataset.code} has no subject(s) {missing}; it has "
                               f"{dataset.subject_list}")
-    return {"name": str(spec["name"]), "code": dataset.code, "params": params,
-            "subjects": subjects or list(dataset.subject_list), "n_sessions": int(dataset.n_sessions)}
+    out = {"name": str(spec["name"]), "code": dataset.code, "params": params,
+           "subjects": subjects or list(dataset.subject_list), "n_sessions": int(dataset.n_sessions)}
+    if spec.get("task_interval") is not None:
+        from ..evaluation.pseudo_online import check_task_interval
+
+        try:
+            out["task_interval"] = check_task_interval(spec["task_interval"])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: dataset {dataset.code}: {exc}") from None
+    return out
 
 
 def _paradigm(item, where) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..evaluation.pseudo_online import safe_name
@@ -38,7 +39,7 @@ def _score_plots(results: pd.DataFrame, figures: Path) -> list[str]:
 
 
 def _paired_plots(paired: pd.DataFrame, figures: Path) -> list[str]:
-    """MOABB's paired plot of offline against pseudo-online scores above chance, per pipeline."""
+    """MOABB's paired plot of offline against pseudo-online nMCC, per pipeline."""
     from ..moabb_api import plotting
 
     paired_plot = plotting.paired_plot
@@ -47,12 +48,12 @@ def _paired_plots(paired: pd.DataFrame, figures: Path) -> list[str]:
     for (split, pipeline), g in paired.groupby(["split", "pipeline"], sort=False):
         long = pd.concat([
             pd.DataFrame({"dataset": g["dataset"], "subject": g["subject"], "session": "all",
-                          "pipeline": "offline", "score": g["offline_score"] - g["offline_chance"]}),
+                          "pipeline": "offline", "score": g["offline_nmcc"]}),
             pd.DataFrame({"dataset": g["dataset"], "subject": g["subject"], "session": "all",
-                          "pipeline": "pseudo-online", "score": g["pseudo_online_score"] - g["pseudo_online_chance"]}),
+                          "pipeline": "pseudo-online", "score": g["pseudo_online_nmcc"]}),
         ])
-        fig = paired_plot(long, "offline", "pseudo-online", chance_level=0.0)
-        fig.suptitle(f"{pipeline} ({split}): score above chance, one dot per subject")
+        fig = paired_plot(long, "offline", "pseudo-online", chance_level=0.5)
+        fig.suptitle(f"{pipeline} ({split}): nMCC, one dot per subject")
         out.append((f"Offline vs pseudo-online: {pipeline}, {split}",
                     _save(fig, figures / f"paired_{_file(split)}_{_file(pipeline)}.png")))
     return out
@@ -118,12 +119,60 @@ def _confusions(output: Path, board: pd.DataFrame, figures: Path) -> list[tuple]
     return out
 
 
+def _detector_curves(output: Path, board: pd.DataFrame, figures: Path) -> list[tuple]:
+    """TPR against false activations per minute per pipeline, swept over the decision threshold."""
+    import matplotlib.pyplot as plt
+
+    from ..evaluation.metrics import detector_curve
+
+    out = []
+    online = board[board["evaluation"].str.startswith("pseudo-online")]
+    for (dataset, evaluation), g in online.groupby(["dataset", "evaluation"], sort=False):
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        drawn = False
+        for pipeline in g["pipeline"]:
+            files = sorted((output / "predictions" / safe_name(evaluation) / dataset)
+                           .glob(f"*_{safe_name(pipeline)}.parquet"))
+            curves = []
+            for f in files:
+                d = pd.read_parquet(f)
+                step = float(np.median(np.diff(d["time"].to_numpy()))) if len(d) > 1 else np.nan
+                curves.append(detector_curve(d, step))
+            curves = [c for c in curves if len(c)]
+            if not curves:
+                continue
+            mean = pd.concat(curves).groupby("threshold").mean()
+            ax.plot(mean["fa_per_min"], mean["tpr"], ".-", label=pipeline)
+            drawn = True
+        if not drawn:
+            plt.close(fig)
+            continue
+        ax.set_xlabel("false activations per minute of idle time")
+        ax.set_ylabel("true-positive rate of task decisions")
+        ax.set_title(f"{dataset}, {evaluation}: threshold sweep", fontsize=9)
+        ax.legend(fontsize=8)
+        out.append((f"Detector curves: {dataset}, {evaluation}",
+                    _save(fig, figures / f"detector_{_file(dataset)}_{_file(evaluation)}.png")))
+    return out
+
+
 def _file(name: str) -> str:
     return safe_name(name).replace("/", "_")
 
 
 def _table(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, floatfmt=".3f") if len(df) else "_none_"
+
+
+def _task_periods(results: pd.DataFrame) -> list[str]:
+    """Which source gave each dataset's pseudo-online task periods."""
+    if "task_period" not in results or results["task_period"].isna().all():
+        return []
+    used = results.dropna(subset=["task_period"]).groupby("dataset")["task_period"].agg(
+        lambda s: ", ".join(sorted(set(s))))
+    return ["Task periods of the pseudo-online truth (`task_interval` declared, event durations from the "
+            "`annotations`, MOABB's declared `trial_duration` clipped at the next cue, or the epoch "
+            "`interval`): " + "; ".join(f"{d}: {s}" for d, s in used.items()) + ".", ""]
 
 
 def write_report(cfg, tables: dict, output) -> Path:
@@ -147,10 +196,11 @@ def write_report(cfg, tables: dict, output) -> Path:
         if decisions is not None:
             shown.append(_timeline(decisions, label, figures))
         shown += _confusions(output, board, figures)
+        shown += _detector_curves(output, board, figures)
     paired = tables["offline_vs_pseudoonline"]
     summary = paired.groupby(["dataset", "pipeline", "split"], sort=False).agg(
-        n_subjects=("subject", "nunique"), offline=("offline_score", "mean"),
-        pseudo_online=("pseudo_online_score", "mean"), difference=("difference", "mean"),
+        n_subjects=("subject", "nunique"), offline_nmcc=("offline_nmcc", "mean"),
+        pseudo_online_nmcc=("pseudo_online_nmcc", "mean"), difference=("difference", "mean"),
         p_offline_higher=("p_offline_higher", "first")).reset_index() if len(paired) else paired
     lines = [f"# Benchmark: {cfg.name}", "",
              f"Datasets: {', '.join(d['code'] + ' (subjects ' + ', '.join(map(str, d['subjects'])) + ')' for d in cfg.datasets)}. "
@@ -158,12 +208,25 @@ def write_report(cfg, tables: dict, output) -> Path:
              f"Recipe: {cfg.recipe!r} (digest {cfg.recipe.digest}). Seed: {cfg.seed}.", "",
              "## Leaderboard", "",
              "Offline scores use MOABB's metric for the paradigm (ROC-AUC for two classes, else accuracy); "
-             "pseudo-online scores are nMCC = (MCC + 1) / 2 over the task classes and idle (chance 0.5).", "",
-             _table(board.drop(columns=[c for c in ("itr", "latency_mean", "idle_fpr", "nmcc")
-                                        if board[c].isna().all()])), "",
+             "pseudo-online scores are nMCC = (MCC + 1) / 2 over the task classes and idle (chance 0.5). "
+             "`nmcc` is nMCC for both: offline over the N task classes on MOABB's folds.", "",
+             "ITR: `itr` is the practical rate, one selection per trial, Wolpaw's "
+             "B = log2 N + P log2 P + (1 - P) log2((1 - P)/(N - 1)) bits with N task classes and P the "
+             "trial accuracy (majority of a trial's non-idle decisions), times 60 / the median cue-to-cue "
+             "period (bits/min). `itr_window` applies the same formula to every window decision (N + 1 "
+             "classes) times 60 / step: it grows with 1/step, since overlapping windows are not independent "
+             "selections, and is not comparable across steps. `fa_per_min`: runs of non-idle decisions "
+             "starting outside every task period, per minute of idle time; `detection_rate`: share of "
+             "trials with a correct decision inside their task period.", "",
+             _table(board.drop(columns=[c for c in ("nmcc", "itr", "itr_window", "fa_per_min", "detection_rate",
+                                                   "latency_mean", "idle_fpr")
+                                        if c in board and board[c].isna().all()])), "",
+             *_task_periods(ok),
              "## Offline against pseudo-online", "",
-             "Mean over subjects; `difference` is pseudo-online minus offline, both above chance; "
-             "`p_offline_higher` is MOABB's one-sided paired test.", "", _table(summary), ""]
+             "Mean over subjects of nMCC on both sides; `difference` is pseudo-online minus offline; "
+             "`p_offline_higher` is MOABB's one-sided paired test. What still differs: idle is a class "
+             "online only (N + 1 classes against N), and online decisions are windows replayed in time "
+             "order, not whole trials.", "", _table(summary), ""]
     if len(tables["failures"]):
         lines += ["## Failures", "", _table(tables["failures"]), ""]
     for title, path in shown:

@@ -13,7 +13,7 @@ __all__ = ["leaderboard", "offline_vs_pseudo_online", "statistics", "write_table
 
 _GROUP = ["dataset", "evaluation", "pipeline"]
 #: Pseudo-online metrics carried to the leaderboard (nMCC is the score).
-_ONLINE = {"itr": "itr", "latency_mean": "latency_mean", "idle_fpr": "idle_fpr"}
+_ONLINE = ("itr", "itr_window", "fa_per_min", "detection_rate", "latency_mean", "idle_fpr")
 
 
 def _ok(rows: pd.DataFrame) -> pd.DataFrame:
@@ -34,22 +34,25 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
     Columns: ``score_mean`` and ``score_std`` across subjects (each subject
     first averaged over sessions and runs), ``n_subjects``, ``rank`` (1 is
     best), ``chance`` (0.5 for ROC-AUC and nMCC, 1/classes for accuracy),
-    ``score_minus_chance``, and for pseudo-online rows ``nmcc``, ``itr``
-    (bits/min), ``latency_mean`` (s) and ``idle_fpr``; ``n_errors`` counts
-    failed tasks.
+    ``score_minus_chance``, ``nmcc`` (offline: over the N task classes on
+    MOABB's folds; pseudo-online: the score, over N + 1 classes), and for
+    pseudo-online rows ``itr`` (bits/min, one selection per trial),
+    ``itr_window`` (per window decision; grows with 1/step), ``fa_per_min``,
+    ``detection_rate``, ``latency_mean`` (s) and ``idle_fpr``; ``n_errors``
+    counts failed tasks.
     """
     ok = _ok(rows)
     columns = [*_GROUP, "score_mean", "score_std", "n_subjects", "rank", "chance", "score_minus_chance",
                "nmcc", *_ONLINE, "n_errors"]
     if ok.empty:
         return pd.DataFrame(columns=columns)
-    subj = per_subject(ok, ("score", "chance", *_ONLINE))
+    subj = per_subject(ok, ("score", "chance", "nmcc", *_ONLINE))
     board = subj.groupby(_GROUP, sort=False).agg(
         score_mean=("score", "mean"), score_std=("score", "std"), n_subjects=("subject", "nunique"),
-        chance=("chance", "mean"), **{k: (k, "mean") for k in _ONLINE if k in subj}).reset_index()
+        chance=("chance", "mean"), **{k: (k, "mean") for k in ("nmcc", *_ONLINE) if k in subj}).reset_index()
     board["score_minus_chance"] = board["score_mean"] - board["chance"]
     online = board["evaluation"].str.startswith("pseudo-online")
-    board["nmcc"] = board["score_mean"].where(online)
+    board["nmcc"] = board["score_mean"].where(online, board["nmcc"] if "nmcc" in board else np.nan)
     for k in _ONLINE:
         board[k] = board[k].where(online) if k in board else np.nan
     board["rank"] = board.groupby(["dataset", "evaluation"])["score_mean"].rank(ascending=False,
@@ -75,21 +78,22 @@ def _p_value(pairs: pd.DataFrame) -> tuple[float, str]:
 
 
 def offline_vs_pseudo_online(rows: pd.DataFrame) -> pd.DataFrame:
-    """Offline and pseudo-online scores of the same pipeline and split, paired per subject.
+    """Offline and pseudo-online nMCC of the same pipeline and split, paired per subject.
 
-    Offline scores (ROC-AUC or accuracy) and pseudo-online nMCC have different
-    chance levels, so both are compared above chance: ``difference`` is
-    pseudo-online minus offline, and ``p_offline_higher`` is MOABB's
-    one-sided paired test (permutation below 20 subjects, else Wilcoxon) over
-    the subjects of that dataset and pipeline.
+    Both sides use the same metric: ``offline_nmcc`` is (MCC + 1) / 2 over the
+    N task classes on MOABB's own folds, ``pseudo_online_nmcc`` the same over
+    N + 1 classes (idle is a class online only: that, and windows instead of
+    trials, is what still differs). ``difference`` is pseudo-online minus
+    offline, and ``p_offline_higher`` is MOABB's one-sided paired test
+    (permutation below 20 subjects, else Wilcoxon) over the subjects of that
+    dataset and pipeline. MOABB's own offline score is kept beside them.
     """
     ok = _ok(rows)
-    columns = ["dataset", "pipeline", "split", "subject", "offline_score", "offline_chance",
-               "pseudo_online_score", "pseudo_online_chance", "difference", "p_offline_higher", "test",
-               "n_subjects"]
-    if ok.empty:
+    columns = ["dataset", "pipeline", "split", "subject", "offline_nmcc", "pseudo_online_nmcc", "difference",
+               "p_offline_higher", "test", "n_subjects", "offline_score"]
+    if ok.empty or "nmcc" not in ok:
         return pd.DataFrame(columns=columns)
-    subj = per_subject(ok)
+    subj = per_subject(ok, ("score", "chance", "nmcc"))
     out = []
     for split in ("within-session", "cross-session", "cross-subject"):
         off = subj[subj["evaluation"] == f"offline/{split}"]
@@ -98,15 +102,14 @@ def offline_vs_pseudo_online(rows: pd.DataFrame) -> pd.DataFrame:
             continue
         both = off.merge(onl, on=["dataset", "pipeline", "subject"], suffixes=("_off", "_on"))
         for (dataset, pipeline), g in both.groupby(["dataset", "pipeline"], sort=False):
-            pairs = pd.DataFrame({"offline": (g["score_off"] - g["chance_off"]).to_numpy(),
-                                  "pseudo-online": (g["score_on"] - g["chance_on"]).to_numpy()})
+            pairs = pd.DataFrame({"offline": g["nmcc_off"].to_numpy(), "pseudo-online": g["score_on"].to_numpy()})
             p, test = _p_value(pairs)
             out.append(pd.DataFrame({
                 "dataset": dataset, "pipeline": pipeline, "split": split, "subject": g["subject"].to_numpy(),
-                "offline_score": g["score_off"].to_numpy(), "offline_chance": g["chance_off"].to_numpy(),
-                "pseudo_online_score": g["score_on"].to_numpy(), "pseudo_online_chance": g["chance_on"].to_numpy(),
+                "offline_nmcc": pairs["offline"].to_numpy(), "pseudo_online_nmcc": pairs["pseudo-online"].to_numpy(),
                 "difference": (pairs["pseudo-online"] - pairs["offline"]).to_numpy(),
-                "p_offline_higher": p, "test": test, "n_subjects": len(g)}))
+                "p_offline_higher": p, "test": test, "n_subjects": len(g),
+                "offline_score": g["score_off"].to_numpy()}))
     return pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
 
 

@@ -52,7 +52,8 @@ def build_tasks(cfg, threads: int | None = None) -> list[Task]:
         for ev in cfg.evaluations:
             for pipe in cfg.pipelines:
                 for subject in ds["subjects"]:
-                    key = {"dataset": [ds["name"], ds["params"], ds["subjects"] if _needs_all(ev) else None],
+                    key = {"dataset": [ds["name"], ds["params"], ds["subjects"] if _needs_all(ev) else None,
+                                       ds.get("task_interval") if ev["type"] not in OFFLINE else None],
                            "subject": subject, "pipeline": pipe["digest"], "evaluation": ev,
                            "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "seed": cfg.seed}
                     task_id = digest(key)
@@ -184,7 +185,13 @@ def _offline(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[d
     [(pipelines, extra)] = moabb_groups({name: pipeline})
     split = task.evaluation["type"]
     held_out = task.subject if split == "cross-subject" else None
-    return offline_rows(split, paradigm, dataset, pipelines, seed=task.seed, subject=held_out, **extra)
+    from sklearn.metrics import make_scorer
+
+    from ..evaluation.metrics import nmcc
+
+    # nMCC over the N task classes, on MOABB's own folds, beside its score
+    return offline_rows(split, paradigm, dataset, pipelines, seed=task.seed, subject=held_out,
+                        extra_scores={"nmcc": make_scorer(nmcc)}, **extra)
 
 
 def _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:
@@ -192,6 +199,9 @@ def _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch) -> 
     from ..evaluation.pseudo_online import safe_name
 
     folder = Path(task.output) / "predictions" / safe_name(task.evaluation["label"])
+    settings = dict(task.evaluation["settings"])
+    if task.dataset.get("task_interval") is not None:  # declared per dataset in the benchmark
+        settings["task_interval"] = {dataset.code: task.dataset["task_interval"]}
     ev = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,
-                                predictions_dir=folder, error_score="raise", **task.evaluation["settings"])
+                                predictions_dir=folder, error_score="raise", **settings)
     return ev.evaluate_subject(dataset, task.subject, {name: pipeline})

@@ -11,12 +11,12 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, matthews_co
 
 from ..utils import IDLE
 
-__all__ = ["nmcc", "wolpaw_itr", "decision_metrics", "METRIC_COLUMNS"]
+__all__ = ["nmcc", "wolpaw_itr", "false_activations", "detector_curve", "decision_metrics", "METRIC_COLUMNS"]
 
 #: Columns added to MOABB's result rows by pseudo-online evaluations.
-METRIC_COLUMNS = ["mcc", "itr", "accuracy", "balanced_accuracy", "idle_fpr", "task_tpr",
-                  "latency_mean", "latency_median", "trials_detected", "trial_accuracy",
-                  "n_decisions", "infer_mean_ms", "infer_p99_ms", "rtf"]
+METRIC_COLUMNS = ["mcc", "itr", "itr_window", "fa_per_min", "detection_rate", "accuracy",
+                  "balanced_accuracy", "idle_fpr", "task_tpr", "latency_mean", "latency_median",
+                  "trial_accuracy", "n_decisions", "infer_mean_ms", "infer_p99_ms", "rtf"]
 
 
 def nmcc(truth, pred) -> float:
@@ -34,9 +34,11 @@ def wolpaw_itr(accuracy: float, n_classes: int, step: float) -> float:
     """Wolpaw information transfer rate in bits/min.
 
     ``B = log2 N + P log2 P + (1 - P) log2((1 - P) / (N - 1))`` bits per
-    decision, with ``N`` classes (task classes plus idle) and accuracy
-    ``P``; one decision every ``step`` seconds gives ``B * 60 / step``. Below
-    chance (``P <= 1/N``) the rate is 0.
+    selection, with ``N`` classes and accuracy ``P``; one selection every
+    ``step`` seconds gives ``B * 60 / step``. Below chance (``P <= 1/N``) the
+    rate is 0. Pseudo-online ``itr`` uses one selection per trial (N task
+    classes, P the trial accuracy, ``step`` the median cue-to-cue period);
+    ``itr_window`` one per window decision (N + 1 classes, ``step``).
 
     Examples
     --------
@@ -52,8 +54,65 @@ def wolpaw_itr(accuracy: float, n_classes: int, step: float) -> float:
     return float(bits * 60.0 / step)
 
 
+def false_activations(decisions: pd.DataFrame, step: float) -> float:
+    """False activations per minute of idle time.
+
+    An activation is a run of consecutive non-idle decisions; it is false
+    when its first decision falls outside every task period (truth idle).
+    Idle time is the scored decisions whose truth is idle, times ``step``.
+    For decisions that leave idle independently with probability q, a run
+    starts at a decision with probability q(1 - q), so the rate is
+    ``q (1 - q) 60 / step``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"truth": ["idle"] * 6, "prediction": ["idle", "a", "a", "idle", "b", "idle"],
+    ...                   "scored": [True] * 6})
+    >>> false_activations(d, step=10.0)  # 2 activations in 1 minute of idle time
+    2.0
+    """
+    pred = decisions["prediction"].to_numpy(object) != IDLE
+    truth_idle = decisions["truth"].to_numpy(object) == IDLE
+    scored = decisions["scored"].to_numpy(bool)
+    starts = pred & ~np.r_[False, pred[:-1]]
+    minutes = float(np.sum(scored & truth_idle)) * step / 60.0
+    return float(np.sum(starts & truth_idle & scored) / minutes) if minutes > 0 else np.nan
+
+
+def detector_curve(decisions: pd.DataFrame, step: float, thresholds=np.linspace(0.0, 1.0, 21)) -> pd.DataFrame:
+    """True-positive rate against false activations per minute, swept over a decision threshold.
+
+    At threshold t a window's decision is its most probable task class when
+    that class's posterior (``p_<class>`` columns, idle excluded) is at least
+    t, else idle: the way self-paced BCI papers trace a detector. TPR is the
+    share of scored task decisions that name the right class;
+    ``fa_per_min`` is :func:`false_activations`.
+
+    Returns
+    -------
+    curve : DataFrame
+        ``threshold``, ``tpr``, ``fa_per_min``.
+    """
+    cols = [c for c in decisions if c.startswith("p_") and c != f"p_{IDLE}"]
+    if not cols:
+        return pd.DataFrame(columns=["threshold", "tpr", "fa_per_min"])
+    P = decisions[cols].to_numpy(float)
+    best = np.asarray([c[2:] for c in cols], dtype=object)[P.argmax(1)]
+    top = P.max(1)
+    truth = decisions["truth"].to_numpy(object)
+    task = (truth != IDLE) & decisions["scored"].to_numpy(bool)
+    rows = []
+    for t in thresholds:
+        pred = np.where(top >= t, best, IDLE)
+        tpr = float(np.mean(pred[task] == truth[task])) if task.any() else np.nan
+        rows.append({"threshold": float(t), "tpr": tpr,
+                     "fa_per_min": false_activations(decisions.assign(prediction=pred), step)})
+    return pd.DataFrame(rows)
+
+
 def decision_metrics(decisions: pd.DataFrame, trials: pd.DataFrame, n_classes: int,
-                     step: float, duration: float) -> dict:
+                     step: float, duration: float, cue_to_cue: float = np.nan) -> dict:
     """Scores of one replayed run.
 
     Parameters
@@ -72,6 +131,8 @@ def decision_metrics(decisions: pd.DataFrame, trials: pd.DataFrame, n_classes: i
     duration : float
         Seconds of signal replayed. The real-time factor is the mean
         inference time per window times the number of windows over it.
+    cue_to_cue : float
+        Median seconds between consecutive cues: the time one selection takes.
 
     Returns
     -------
@@ -87,18 +148,21 @@ def decision_metrics(decisions: pd.DataFrame, trials: pd.DataFrame, n_classes: i
     acc = accuracy_score(truth, pred) if len(truth) else np.nan
     latencies, votes = _per_trial(decisions, trials)
     infer = decisions["infer_s"].dropna().to_numpy(float)
+    trial_acc = float(np.mean(votes)) if votes else np.nan
     return {
         "score": (mcc + 1) / 2,
         "mcc": mcc,
-        "itr": wolpaw_itr(acc, n_classes, step),
+        "itr": wolpaw_itr(trial_acc, n_classes - 1, cue_to_cue) if np.isfinite(cue_to_cue) else np.nan,
+        "itr_window": wolpaw_itr(acc, n_classes, step),
+        "fa_per_min": false_activations(decisions, step),
+        "detection_rate": len(latencies) / len(trials) if len(trials) else np.nan,
         "accuracy": acc,
         "balanced_accuracy": balanced_accuracy_score(truth, pred) if len(truth) else np.nan,
         "idle_fpr": float(np.mean(pred[idle] != IDLE)) if idle.any() else np.nan,
         "task_tpr": float(np.mean(pred[~idle] == truth[~idle])) if (~idle).any() else np.nan,
         "latency_mean": float(np.mean(latencies)) if latencies else np.nan,
         "latency_median": float(np.median(latencies)) if latencies else np.nan,
-        "trials_detected": len(latencies) / len(trials) if len(trials) else np.nan,
-        "trial_accuracy": float(np.mean(votes)) if votes else np.nan,
+        "trial_accuracy": trial_acc,
         "n_decisions": float(len(truth)),
         "infer_mean_ms": float(infer.mean() * 1e3),
         "infer_p99_ms": float(np.percentile(infer, 99) * 1e3),

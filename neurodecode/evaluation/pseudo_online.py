@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from ..errors import ConfigError
-from ..moabb_api import BaseEvaluation, FixedTransformer
+from ..errors import ConfigError, UnknownNameError
+from ..moabb_api import BaseEvaluation, FixedTransformer, declared_trial_duration
 from ..utils import IDLE, atomic_write, natural_key
 from ..models.online import DecisionSmoother, IdleThreshold
 from ..models.signal import fill_sfreq
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
+from ..windows.labels import TaskPeriod
 from .metrics import METRIC_COLUMNS, decision_metrics
 from .splits import SPLITS, Fold, cross_session_folds, cross_subject_folds, within_session_folds
 from .stream import check_length, check_same_layout, make_stream, replay, training_windows, windows_at
@@ -53,10 +54,14 @@ class PseudoOnlineSettings(FixedTransformer):
 class PseudoOnlineEvaluation(BaseEvaluation):
     """Replay held-out runs as if they were arriving live, and score every decision.
 
-    1. **Truth.** In every run, each event of the paradigm is active from cue
-       + ``interval[0]`` to cue + ``interval[1]`` (the dataset's interval);
-       every other sample is ``idle``. Classes named in ``rest`` count as
-       idle; the dataset's other events are neither and are not scored.
+    1. **Truth.** In every run, each event of the paradigm is active over its
+       trial's task period (:class:`~neurodecode.windows.labels.TaskPeriod`):
+       ``task_interval`` if given, else the events' own durations where the
+       annotations carry them, else the trial duration MOABB declares
+       (clipped at the next cue), else the epoch ``interval``; rows name the
+       source in ``task_period``. Every other sample is ``idle``. Classes
+       named in ``rest`` count as idle; the dataset's other events are
+       neither and are not scored. Offline evaluations keep MOABB's interval.
     2. **Training**, on the training runs only, with the causal recipe:
        windows of ``window`` seconds every ``train_step`` seconds that lie
        wholly inside a trial (its class) or wholly in idle time.
@@ -77,13 +82,20 @@ class PseudoOnlineEvaluation(BaseEvaluation):
        a later one; ``"cross-subject"``: train on the other subjects.
     5. **Scores**, one row per (subject, session, replayed run, pipeline):
        ``score`` is nMCC = (MCC + 1) / 2 over the N+1 classes; ``itr`` is the
-       Wolpaw rate in bits/min, ``B = log2 N + P log2 P + (1-P) log2((1-P)/(N-1))``
-       bits per decision for N = task classes + 1 and accuracy P, times
-       ``60 / step``; plus accuracy, balanced accuracy, idle false-positive
-       rate, task true-positive rate, mean and median latency (s, from trial
-       onset to its first correct decision), trial accuracy (majority of a
-       trial's non-idle decisions), and inference time per window (mean, p99,
-       ms) with the real-time factor (inference time / replayed duration).
+       practical ITR in bits/min, one selection per trial: Wolpaw's
+       ``B = log2 N + P log2 P + (1-P) log2((1-P)/(N-1))`` bits with N task
+       classes and P the trial accuracy, times 60 / the median cue-to-cue
+       period; ``itr_window`` is the same formula per window decision (N =
+       task classes + 1, P = window accuracy) times ``60 / step``, which grows
+       with 1/step because overlapping windows are not independent
+       selections; ``fa_per_min``, false activations (runs of non-idle
+       decisions that start outside every task period) per minute of idle
+       time; ``detection_rate``, the share of trials with a correct decision
+       inside their task period; plus accuracy, balanced accuracy, idle
+       false-positive rate, task true-positive rate, mean and median latency
+       (s, from trial onset to its first correct decision), trial accuracy
+       (majority of a trial's non-idle decisions), and inference time per
+       window (mean, p99, ms) with the real-time factor.
        ``run`` is the replayed run's name as a number (NaN when not numeric).
 
     Parameters
@@ -100,6 +112,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         PhysionetMI ``"rest"`` = T0); they become idle.
     guard : float
         Seconds either side of each change of truth left out of the scores.
+    task_interval : [start, end] | dict | None
+        Task period in seconds after the cue, for every dataset or as
+        ``{dataset code: [start, end]}``; None: from the data (see Truth).
     split : "within-session" | "cross-session" | "cross-subject"
     recipe : Recipe | dict | list | str | None
         Raw preprocessing; its causal variant is used for training and replay.
@@ -142,7 +157,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     @mne.utils.verbose
     def __init__(self, paradigm, datasets=None, *, window: float = 1.0, step: float = 0.1,
                  idle: str = "class", rest=(), guard: float = 0.0, split: str = "within-session",
-                 recipe=None, train_step: float | None = None, idle_ratio: float = 1.0,
+                 recipe=None, task_interval=None, train_step: float | None = None, idle_ratio: float = 1.0,
                  train_fraction: float = 0.5, gap: float | None = None, smoothing: dict | None = None,
                  threshold_cv: int = 3, timed_windows: int | None = 200, predictions_dir=None, cache: bool | RunCache = True,
                  random_state: int | None = None, overwrite: bool = False,
@@ -151,6 +166,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                         smoothing)
         self.window, self.step, self.idle, self.rest = float(window), float(step), idle, tuple(rest)
         self.guard, self.split, self.recipe = float(guard), split, Recipe.coerce(recipe)
+        self.task_interval = check_task_interval(task_interval)
         if self.recipe.window_steps:
             raise ConfigError(f"window steps ({', '.join(s.name for s in self.recipe.window_steps)}) "
                               "look at many windows at once, which a live stream cannot; remove "
@@ -165,6 +181,11 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
                          overwrite=overwrite, error_score=error_score, suffix=suffix,
                          hdf5_path=hdf5_path, additional_columns=["run", *METRIC_COLUMNS])
+        if isinstance(self.task_interval, dict):
+            codes = {d.code for d in self.datasets}
+            for code in self.task_interval:
+                if code not in codes:
+                    raise UnknownNameError("dataset in task_interval (not evaluated here)", code, codes)
 
     # -- MOABB interface -------------------------------------------------------
     def is_valid(self, dataset) -> bool:
@@ -208,7 +229,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     # -- the work --------------------------------------------------------------
     def settings_stamp(self, dataset) -> PseudoOnlineSettings:
         """The process-pipeline stand-in whose repr keys the results store."""
-        keys = ("window", "step", "idle", "rest", "guard", "split", "train_step", "idle_ratio",
+        keys = ("window", "step", "idle", "rest", "guard", "split", "task_interval", "train_step", "idle_ratio",
                 "train_fraction", "gap", "smoothing", "threshold_cv", "random_state")
         text = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
         return PseudoOnlineSettings(f"{text}, recipe={self.online_recipe.digest}")
@@ -244,24 +265,36 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                               f"got {classes}")
         events = {k: dataset.event_id[k] for k in [*classes, *self.rest]}
         other = {k: v for k, v in dataset.event_id.items() if k not in events}
-        length = dataset.interval[1] - dataset.interval[0]
-        if self.window > length + 1e-9:
+        period = self.task_period(dataset)
+        if self.window > period.length + 1e-9:
             raise ConfigError(f"window of {self.window:g} s is longer than a trial of {dataset.code} "
-                              f"(task interval {dataset.interval[0]:g}-{dataset.interval[1]:g} s "
-                              f"after the cue, {length:g} s); use window <= {length:g}")
+                              f"({period.length:g} s of task per trial); use window <= {period.length:g}")
         return classes, events, other
+
+    def task_period(self, dataset) -> TaskPeriod:
+        """The dataset's task period: ``task_interval`` if set for it, else the events' durations,
+        else MOABB's declared trial duration (clipped at the next cue), else the epoch interval."""
+        declared = self.task_interval.get(dataset.code) if isinstance(self.task_interval, dict) \
+            else self.task_interval
+        return TaskPeriod(tuple(dataset.interval), None if declared is None else tuple(declared),
+                          declared_trial_duration(dataset))
 
     def streams(self, dataset, subject) -> dict:
         """``{session: [RunStream]}`` of the runs of a subject that contain task events."""
         classes, events, other = self.check_dataset(dataset)
+        period = self.task_period(dataset)
         pre = PreprocessedDataset(dataset, self.online_recipe, cache=self.cache)
         out = {}
         for session, runs in sorted(pre.runs(subject).items(), key=lambda kv: natural_key(kv[0])):
-            made = [make_stream(entry, subject, session, run, events, self.rest, other,
-                                dataset.interval, self.guard)
+            made = [make_stream(entry, subject, session, run, events, self.rest, other, period, self.guard)
                     for run, entry in sorted(runs.items(), key=lambda kv: natural_key(kv[0]))]
             for stream in made:
                 check_length(stream, int(round(self.window * stream.sfreq)))
+                gap = stream.track.cue_to_cue / stream.sfreq
+                if period.declared is not None and period.length > gap + 1e-9:
+                    raise ConfigError(f"task_interval {list(period.declared)} of {dataset.code} lasts "
+                                      f"{period.length:g} s, longer than its cue-to-cue period ({gap:g} s "
+                                      f"in {stream.tag}); end it before the next cue")
             made = [s for s in made if s.has_task]
             if made:
                 out[str(session)] = made
@@ -359,8 +392,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                                      f"{test.tag}: {type(exc).__name__}: {exc}")
             return {**row, "time": np.nan, "score": self.error_score, "n_samples_test": 0,
                     **{c: np.nan for c in METRIC_COLUMNS}}
-        metrics = decision_metrics(decisions, test.trials(n_len), n_classes, self.step, test.duration)
-        row.update(metrics, n_samples_test=len(decisions))
+        metrics = decision_metrics(decisions, test.trials(n_len), n_classes, self.step, test.duration,
+                                   cue_to_cue=test.track.cue_to_cue / test.sfreq)
+        row.update(metrics, n_samples_test=len(decisions), task_period=test.track.source)
         if self.predictions_dir is not None:
             self._save(decisions, dataset, subject, test, name)
         return row
@@ -373,6 +407,23 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                                  run=test.run, pipeline=name)
         with atomic_write(path) as tmp:
             table.to_parquet(tmp, index=False)
+
+
+def check_task_interval(value):
+    """``None``, a ``[start, end]`` pair (s after the cue) for every dataset, or ``{code: [start, end]}``."""
+    if value is None:
+        return None
+    items = value.items() if isinstance(value, dict) else [(None, value)]
+    for code, pair in items:
+        where = f"task_interval of {code}" if code else "task_interval"
+        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)):
+            raise ConfigError(f"{where} must be [start, end] in seconds after the cue, got {pair!r}")
+        if pair[0] >= pair[1]:
+            raise ConfigError(f"{where} starts at {pair[0]:g} s and ends at {pair[1]:g} s: the start must "
+                              "come before the end")
+    return {str(k): [float(v) for v in p] for k, p in value.items()} if isinstance(value, dict) \
+        else [float(v) for v in value]
 
 
 def _check_settings(window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,

@@ -13,6 +13,7 @@ from ..models.online import online_parts, posterior_classes
 from ..preprocessing.cache import CachedRun
 from ..utils import IDLE
 from ..windows import LabelTrack, label_track
+from ..windows.labels import TaskPeriod
 from ..windows.cut import data_signal
 from ..windows.labels import bad_spans
 
@@ -79,18 +80,18 @@ class RunStream:
 
 
 def make_stream(run: CachedRun, subject, session, run_name, events: dict, rest, other_events: dict,
-                interval, guard: float) -> RunStream:
+                period: TaskPeriod, guard: float) -> RunStream:
     """Build the stream of a preprocessed run.
 
     ``events`` are the paradigm's classes plus the ``rest`` classes (which
-    count as idle); ``other_events`` (the dataset's remaining events) are
-    excluded over their task interval. ``guard`` seconds either side of every
-    change of truth are left out of the scores.
+    count as idle), each active over its task ``period``; ``other_events``
+    (the dataset's remaining events) are excluded over theirs. ``guard``
+    seconds either side of every change of truth are left out of the scores.
     """
-    track = label_track(run, events, interval, rest)
+    track = label_track(run, events, period.interval, rest, period=period)
     excluded = np.zeros(run.n_times, dtype=bool)
     if other_events:
-        excluded |= label_track(run, other_events, interval).codes > 0
+        excluded |= label_track(run, other_events, period.interval, period=period).codes > 0
     for a, b in bad_spans(run):
         excluded[max(a, 0):b] = True
     scored = ~excluded

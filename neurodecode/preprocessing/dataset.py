@@ -13,6 +13,7 @@ import json
 import mne
 
 from ..moabb_api import BaseDataset, FixedTransformer, any_class_name, subject_data
+from ..datasets.durations import restore_event_durations
 from ..errors import ConfigError
 from ..utils import write_atomic_bytes
 from .cache import CachedRun, RunCache
@@ -77,7 +78,8 @@ class PreprocessedDataset(BaseDataset):
         if keys is not None:
             return keys
         out: dict = {}
-        for session, runs in subject_data(self.source, subject).items():
+        source_runs = restore_event_durations(self.source, subject, subject_data(self.source, subject))
+        for session, runs in source_runs.items():
             for run, raw in runs.items():
                 key = (self.cache_name, subject, session, run, digest)
                 entry = self.cache.get(key) if self.cache else None

@@ -138,8 +138,9 @@ class Resample(RawStep):
     """Resample to ``sfreq`` Hz.
 
     The default is MNE's FFT resampling, which looks ahead. ``causal=True``
-    needs an integer decimation factor: a forward-only low-pass at 0.4·sfreq
-    followed by keeping every k-th sample.
+    resamples by any rational ratio with :class:`CausalResampler`: a
+    polyphase anti-aliasing FIR (``scipy.signal.resample_poly``'s design) run
+    forward only, so each output sample uses input up to its own time.
     """
 
     name = "resample"
@@ -157,34 +158,97 @@ class Resample(RawStep):
             return raw
         if not self.causal:
             return raw.resample(self.sfreq, verbose=False)
-        factor = raw.info["sfreq"] / self.sfreq
-        if abs(factor - round(factor)) > 1e-9 or factor < 1:
-            raise InvalidDataError(where(raw),
-                                   f"causal resample needs an integer decimation factor; "
-                                   f"{raw.info['sfreq']:g} Hz -> {self.sfreq:g} Hz is not one")
-        band_filter(raw, None, 0.4 * self.sfreq, "iir", True, 8, self.name)
-        return _decimate(raw, int(round(factor)))
+        import mne
+
+        full = raw.get_data()
+        resampler = CausalResampler(raw.info["sfreq"], self.sfreq, len(full))
+        data = resampler.process(full)
+        # a stim channel keeps the largest code of the input samples each output sample closes,
+        # so events survive and are never reported before they happen
+        last = resampler.last_input(np.arange(data.shape[1]))
+        for i in mne.pick_types(raw.info, meg=False, stim=True):
+            data[i] = np.maximum.reduceat(full[i], np.r_[0, last[:-1] + 1])
+        info = raw.info.copy()
+        with info._unlock():
+            info["sfreq"] = float(self.sfreq)
+            info["lowpass"] = min(info["lowpass"], self.sfreq / 2)
+        first = int(round(raw.first_samp * resampler.up / resampler.down))
+        out = mne.io.RawArray(data, info, first_samp=first, verbose=False)
+        out.set_annotations(raw.annotations)
+        return out
 
 
-def _decimate(raw, k: int):
-    """Keep every k-th sample; a stim channel keeps the largest code of the k samples up to
-    each kept one, so events survive and are never reported before they happen."""
-    import mne
+class CausalResampler:
+    """Resample a stream by any rational ratio, forward only and chunk by chunk.
 
-    full = raw.get_data()
-    data = full[:, ::k]
-    n_new = data.shape[1]
-    for i in mne.pick_types(raw.info, meg=False, stim=True):
-        padded = np.zeros(n_new * k)
-        padded[k - 1:k - 1 + full.shape[1]] = full[i][:n_new * k - k + 1]
-        data[i] = padded.reshape(n_new, k).max(axis=1)
-    info = raw.info.copy()
-    with info._unlock():
-        info["sfreq"] = raw.info["sfreq"] / k
-        info["lowpass"] = min(info["lowpass"], info["sfreq"] / 2)
-    out = mne.io.RawArray(data, info, first_samp=raw.first_samp // k, verbose=False)
-    out.set_annotations(raw.annotations)
-    return out
+    The anti-aliasing filter is ``scipy.signal.resample_poly``'s (a Kaiser
+    FIR with cut-off at the lower Nyquist), applied as a causal polyphase
+    filter: output sample ``m`` (time ``m / sfreq_out``) uses input samples up
+    to time ``m / sfreq_out`` only. It equals ``scipy.signal.upfirdn`` over
+    the whole signal whatever the chunk sizes, and lags a zero-phase
+    resampling by :attr:`delay` output samples (the FIR's half length).
+
+    Parameters
+    ----------
+    sfreq_in, sfreq_out : float
+        Rates in Hz; their ratio must be rational (to 1e-9).
+    n_channels : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = CausalResampler(250.0, 128.0, 1)
+    >>> (r.up, r.down, r.delay)
+    (64, 125, 10)
+    >>> x = np.random.default_rng(0).normal(size=(1, 1000))
+    >>> whole = CausalResampler(250.0, 128.0, 1).process(x)
+    >>> parts = np.concatenate([r.process(x[:, :333]), r.process(x[:, 333:])], axis=1)
+    >>> np.allclose(whole, parts, rtol=1e-12, atol=0)
+    True
+    """
+
+    def __init__(self, sfreq_in: float, sfreq_out: float, n_channels: int):
+        from fractions import Fraction
+
+        import scipy.signal
+
+        ratio = Fraction(float(sfreq_out) / float(sfreq_in)).limit_denominator(10000)
+        if abs(float(ratio) - sfreq_out / sfreq_in) > 1e-9:
+            raise ConfigError(f"resample: {sfreq_in:g} Hz -> {sfreq_out:g} Hz is not a rational ratio")
+        self.up, self.down = ratio.numerator, ratio.denominator
+        big = max(self.up, self.down)
+        # resample_poly's design, with the half length a multiple of `down` so the delay is whole samples
+        half = self.down * int(np.ceil(10 * big / self.down))
+        self.h = scipy.signal.firwin(2 * half + 1, 1.0 / big, window=("kaiser", 5.0)) * self.up
+        self.delay = half // self.down
+        self.n_taps = int(np.ceil(len(self.h) / self.up))
+        # per phase p: taps h[p + up*j], j = 0..n_taps-1 (zero past the end)
+        padded = np.zeros(self.up * self.n_taps)
+        padded[:len(self.h)] = self.h
+        self._phases = padded.reshape(self.n_taps, self.up).T  # (up, n_taps)
+        self._history = np.zeros((n_channels, self.n_taps - 1))
+        self._n_in = 0  # input samples seen
+        self._n_out = 0  # output samples produced
+
+    def last_input(self, m: np.ndarray) -> np.ndarray:
+        """Index of the newest input sample that output samples ``m`` use."""
+        return (np.asarray(m, dtype=np.int64) * self.down) // self.up
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        """Resample the next ``(n_channels, n)`` samples; returns every output sample now complete."""
+        chunk = np.asarray(chunk, dtype=float)
+        buf = np.concatenate([self._history, chunk], axis=1)  # buf[:, k] is input n_in - n_taps + 1 + k
+        n_in = self._n_in + chunk.shape[1]
+        m = np.arange(self._n_out, (n_in * self.up - 1) // self.down + 1 if n_in else 0)  # last input < n_in
+        last = self.last_input(m)
+        phase = (m * self.down) % self.up
+        pos = last - (self._n_in - self._history.shape[1])  # position of input `last` in buf
+        idx = pos[:, None] - np.arange(self.n_taps)[None, :]  # inputs last, last-1, ...
+        taps = self._phases[phase] * (idx >= 0)  # inputs before the stream began are zeros
+        out = np.einsum("mj,cmj->cm", taps, buf[:, np.clip(idx, 0, None)])
+        self._history = buf[:, buf.shape[1] - (self.n_taps - 1):] if self.n_taps > 1 else buf[:, :0]
+        self._n_in, self._n_out = n_in, self._n_out + len(m)
+        return out
 
 
 class Crop(RawStep):
