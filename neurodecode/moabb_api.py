@@ -36,7 +36,7 @@ EXPORTS = {
 
 __all__ = [*EXPORTS, "OFFLINE_EVALUATIONS", "EXPORTS", "SUBCLASS_HOOKS", "any_class_name", "evaluation_class",
            "paradigm_classes", "make_paradigm", "moabb_datasets", "subject_data", "declared_sfreq",
-           "declared_channels", "declared_trial_duration", "offline_rows"]
+           "declared_channels", "declared_channel_types", "declared_trial_duration", "offline_rows"]
 
 #: Private MOABB names neurodecode relies on, and why each is unavoidable.
 SUBCLASS_HOOKS = {
@@ -142,6 +142,17 @@ def declared_channels(dataset) -> int | None:
     """The number of EEG channels MOABB declares in ``METADATA.acquisition.n_channels``, or None."""
     value = _metadata(dataset, "acquisition", "n_channels")
     return None if value is None else int(value)
+
+
+def declared_channel_types(dataset) -> list[str] | None:
+    """The channel types a dataset declares (``summary()["ch_types"]``, else MOABB's
+    ``METADATA.acquisition.channel_types``), or None when it declares none."""
+    summary = getattr(dataset, "summary", None)
+    if callable(summary) and summary().get("ch_types"):
+        return sorted(summary()["ch_types"])
+    meta = getattr(getattr(dataset, "METADATA", None), "acquisition", None)
+    types = getattr(meta, "channel_types", None)
+    return sorted(types) if types else None
 
 
 def declared_trial_duration(dataset) -> float | None:

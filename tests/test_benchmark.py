@@ -271,3 +271,33 @@ def test_cross_subject_one_held_out_subject_equals_moabb_process():
     assert [r["subject"] for r in one] == ["2"]
     [same] = [r for r in full if r["subject"] == "2"]
     assert one[0]["score"] == same["score"] and len({r["score"] for r in full}) == 3
+
+
+def test_offline_nmcc_is_the_mean_fold_nmcc_on_moabbs_own_folds():
+    """Offline rows carry nMCC over the task classes from the very folds of MOABB's score."""
+    from moabb.evaluations.splitters import WithinSessionSplitter
+    from sklearn.base import clone
+    from sklearn.metrics import make_scorer, matthews_corrcoef, roc_auc_score
+
+    from neurodecode.datasets import get_dataset
+    from neurodecode.evaluation.metrics import nmcc
+    from neurodecode.models import get_pipeline
+    from neurodecode.moabb_api import make_paradigm, offline_rows
+
+    kw = {"n_subjects": 1, "n_sessions": 1, "snr": 0.4, "sfreq": 128, "seed": 2}
+    paradigm = make_paradigm("LeftRightImagery")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        [row] = offline_rows("within-session", paradigm, get_dataset("SyntheticMI", **kw),
+                             {"CSP+LDA": get_pipeline("CSP+LDA")}, seed=5,
+                             extra_scores={"nmcc": make_scorer(nmcc)})
+        X, y, meta = paradigm.get_data(get_dataset("SyntheticMI", **kw), [1])
+    folds = WithinSessionSplitter(n_folds=5, shuffle=True, random_state=5).split(y, meta)
+    nmccs, aucs = [], []
+    for train, test in folds:
+        clf = clone(get_pipeline("CSP+LDA")).fit(X[train], y[train])
+        nmccs.append((matthews_corrcoef(y[test], clf.predict(X[test])) + 1) / 2)
+        aucs.append(roc_auc_score(y[test] == clf.classes_[1], clf.decision_function(X[test])))
+    assert row["score"] == pytest.approx(np.mean(aucs), abs=1e-7)  # the same folds as MOABB's score
+    assert row["nmcc"] == pytest.approx(np.mean(nmccs), abs=1e-7)
+    assert 0.5 < row["nmcc"] < 1

@@ -47,6 +47,11 @@ BAD = [
     ({"paradigm": {"name": "LeftRightImagery", "params": {"fmni": 8}}},
      "unknown parameter of paradigm LeftRightImagery"),
     ({"datasets": ["Kalunga2061"]}, "unknown dataset 'Kalunga2061': did you mean Kalunga2016"),
+    ({"datasets": [{**MI, "task_interval": [2.0, 1.0]}]},
+     "dataset SyntheticMI: task_interval starts at 2 s and ends at 1 s: the start must come before the end"),
+    ({"datasets": [{**MI, "task_interval": [0.0, 0.5]}],
+      "evaluations": [{"type": "pseudo-online", "window": 1.0, "step": 0.25}]},
+     "window of 1 s is longer than a trial of SyntheticMI (0.5 s of task per trial)"),
 ]
 
 

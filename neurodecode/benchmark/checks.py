@@ -27,11 +27,15 @@ def check_benchmark(cfg, where: str) -> None:
     """
     from ..datasets import get_dataset
     from ..moabb_api import declared_sfreq, make_paradigm
+    from ..preprocessing import with_channel_types
 
     paradigm = make_paradigm(cfg.paradigm["name"], cfg.paradigm["params"])
     _pipelines_fit(cfg.pipelines, cfg.paradigm["name"], where)
+    ch_types = cfg.paradigm.get("ch_types")
+    _scaled_if_mixed(ch_types, cfg.recipe, where)
     for spec in cfg.datasets:
-        dataset = get_dataset(spec["name"], **spec["params"])
+        dataset = with_channel_types(get_dataset(spec["name"], **spec["params"]), ch_types)
+        _types_present(ch_types, dataset, where)
         _paradigm_fits(paradigm, cfg.paradigm["name"], dataset, where)
         sfreq = declared_sfreq(dataset)
         if sfreq:
@@ -42,6 +46,30 @@ def check_benchmark(cfg, where: str) -> None:
             seconds = _window_seconds(ev, spec, paradigm, dataset, cfg.recipe, where)
             if rate and seconds:
                 _networks_fit(cfg.pipelines, ev["label"], dataset, paradigm, int(round(seconds * rate)), rate)
+
+
+def _types_present(ch_types, dataset, where) -> None:
+    from ..moabb_api import declared_channel_types
+
+    have = declared_channel_types(dataset)
+    wanted = ch_types or ["eeg"]
+    if have is None:
+        return
+    missing = sorted(set(wanted) - set(have))
+    if missing:
+        raise ConfigError(f"{where}: dataset {dataset.code} has no {', '.join(missing)} channels: it has "
+                          f"{', '.join(have)}; set the paradigm's ch_types to some of those")
+
+
+def _scaled_if_mixed(ch_types, recipe, where) -> None:
+    import warnings
+
+    from ..preprocessing.meg import mixed_types
+
+    if ch_types and mixed_types(ch_types) and not any(s.name == "scale" for s in recipe.steps):
+        warnings.warn(f"{where}: ch_types {ch_types} mix units (T, T/m, V) that differ by orders of "
+                      "magnitude, so covariances and networks are dominated by the largest type and "
+                      "scores will suffer; add a 'scale' step to the recipe", UserWarning, stacklevel=3)
 
 
 def _paradigm_fits(paradigm, name, dataset, where) -> None:

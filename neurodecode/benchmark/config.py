@@ -185,7 +185,7 @@ def _dataset(item, where) -> dict:
 def _paradigm(item, where) -> dict:
     from ..moabb_api import paradigm_classes
 
-    spec = _mapping(item, where, "paradigm", ("name", "params"))
+    spec = _mapping(item, where, "paradigm", ("name", "params", "ch_types"))
     classes = paradigm_classes()
     if spec["name"] not in classes:
         raise UnknownNameError("paradigm", spec["name"], classes)
@@ -195,7 +195,15 @@ def _paradigm(item, where) -> dict:
         classes[spec["name"]](**params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: paradigm {spec['name']}: {exc}") from None
-    return {"name": spec["name"], "params": params}
+    out = {"name": spec["name"], "params": params}
+    if spec.get("ch_types") is not None:
+        from ..preprocessing.meg import expand_types
+
+        try:
+            out["ch_types"] = expand_types(spec["ch_types"])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: paradigm {spec['name']}: {exc}") from None
+    return out
 
 
 def _pipelines(items, where, base, paradigm) -> list:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
-from ..preprocessing import Recipe
+from ..preprocessing import Recipe, with_channel_types
 from ..utils import digest
 from ..moabb_api import OFFLINE_EVALUATIONS as OFFLINE
 
@@ -152,7 +152,8 @@ def _evaluate(task: Task) -> list[dict]:
     from ..datasets import get_dataset
 
     subjects = task.dataset["subjects"] if _needs_all(task.evaluation) else [task.subject]
-    dataset = get_dataset(task.dataset["name"], subjects=subjects, **task.dataset["params"])
+    dataset = with_channel_types(get_dataset(task.dataset["name"], subjects=subjects, **task.dataset["params"]),
+                                 task.paradigm.get("ch_types"))
     paradigm = make_paradigm(task.paradigm)
     recipe = Recipe.coerce(task.recipe)
     pipeline = build_pipeline(task.pipeline, getattr(paradigm, "resample", None))
@@ -200,6 +201,8 @@ def _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch) -> 
 
     folder = Path(task.output) / "predictions" / safe_name(task.evaluation["label"])
     settings = dict(task.evaluation["settings"])
+    if task.paradigm.get("ch_types"):
+        settings["ch_types"] = task.paradigm["ch_types"]
     if task.dataset.get("task_interval") is not None:  # declared per dataset in the benchmark
         settings["task_interval"] = {dataset.code: task.dataset["task_interval"]}
     ev = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,

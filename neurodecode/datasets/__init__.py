@@ -5,6 +5,7 @@ so MOABB's paradigms and evaluations accept them.
 """
 from .registry import available_subjects, dataset_names, get_dataset, list_datasets
 from .synthetic import RunTruth, SyntheticMI, SyntheticP300, SyntheticSSVEP
+from .synthetic_meg import SyntheticMEG
 
 __all__ = [
     "get_dataset",
@@ -14,5 +15,6 @@ __all__ = [
     "SyntheticMI",
     "SyntheticSSVEP",
     "SyntheticP300",
+    "SyntheticMEG",
     "RunTruth",
 ]

@@ -18,7 +18,7 @@ __all__ = ["get_dataset", "available_subjects", "dataset_names", "list_datasets"
 #: Dataset definition files (YAML) shipped inside the package.
 DEFINITIONS_DIR = resource_path("datasets")
 
-_SYNTHETIC = ("SyntheticMI", "SyntheticSSVEP", "SyntheticP300")
+_SYNTHETIC = ("SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "SyntheticMEG")
 
 
 def _key(name: str) -> str:
@@ -92,10 +92,11 @@ def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **
         if match is None:
             raise UnknownNameError("dataset", name, dataset_names(), listing="`neurodecode datasets`")
         if match in _SYNTHETIC:
-            from . import synthetic
+            from . import synthetic, synthetic_meg
 
-            check_params(f"dataset {match}", getattr(synthetic, match), kwargs)
-            dataset = getattr(synthetic, match)(**kwargs)
+            cls = getattr(synthetic_meg if match == "SyntheticMEG" else synthetic, match)
+            check_params(f"dataset {match}", cls, kwargs)
+            dataset = cls(**kwargs)
         elif match in classes:
             check_params(f"dataset {match}", classes[match], kwargs)
             with warnings.catch_warnings():

@@ -145,7 +145,7 @@ class _SyntheticBase(BaseDataset):
 
     def summary(self) -> dict:
         """Sessions, sampling rate (Hz) and channel count, for listings."""
-        return {"sessions": self.n_sessions, "sfreq": self.sfreq, "channels": len(self.channels)}
+        return {"sessions": self.n_sessions, "sfreq": self.sfreq, "channels": len(self.channels), "ch_types": ["eeg"]}
 
     def ground_truth(self, subject: int, session: int = 0, run: int = 0, clean: bool = False) -> RunTruth:
         """Trial timing, artifact segments and optionally the clean signal of one run.

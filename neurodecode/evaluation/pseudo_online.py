@@ -23,6 +23,7 @@ from ..utils import IDLE, atomic_write, natural_key
 from ..models.online import DecisionSmoother, IdleThreshold
 from ..models.signal import fill_sfreq
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
+from ..preprocessing.meg import expand_types
 from ..windows.labels import TaskPeriod
 from .metrics import METRIC_COLUMNS, decision_metrics
 from .splits import SPLITS, Fold, cross_session_folds, cross_subject_folds, within_session_folds
@@ -112,6 +113,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         PhysionetMI ``"rest"`` = T0); they become idle.
     guard : float
         Seconds either side of each change of truth left out of the scores.
+    ch_types : str | list | None
+        Sensor types to decode (``"eeg"``, ``"meg"``, ``["mag", "grad"]``...);
+        None: EEG.
     task_interval : [start, end] | dict | None
         Task period in seconds after the cue, for every dataset or as
         ``{dataset code: [start, end]}``; None: from the data (see Truth).
@@ -157,7 +161,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     @mne.utils.verbose
     def __init__(self, paradigm, datasets=None, *, window: float = 1.0, step: float = 0.1,
                  idle: str = "class", rest=(), guard: float = 0.0, split: str = "within-session",
-                 recipe=None, task_interval=None, train_step: float | None = None, idle_ratio: float = 1.0,
+                 recipe=None, ch_types=None, task_interval=None, train_step: float | None = None, idle_ratio: float = 1.0,
                  train_fraction: float = 0.5, gap: float | None = None, smoothing: dict | None = None,
                  threshold_cv: int = 3, timed_windows: int | None = 200, predictions_dir=None, cache: bool | RunCache = True,
                  random_state: int | None = None, overwrite: bool = False,
@@ -167,6 +171,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         self.window, self.step, self.idle, self.rest = float(window), float(step), idle, tuple(rest)
         self.guard, self.split, self.recipe = float(guard), split, Recipe.coerce(recipe)
         self.task_interval = check_task_interval(task_interval)
+        self.ch_types = None if ch_types is None else expand_types(ch_types)
         if self.recipe.window_steps:
             raise ConfigError(f"window steps ({', '.join(s.name for s in self.recipe.window_steps)}) "
                               "look at many windows at once, which a live stream cannot; remove "
@@ -229,7 +234,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     # -- the work --------------------------------------------------------------
     def settings_stamp(self, dataset) -> PseudoOnlineSettings:
         """The process-pipeline stand-in whose repr keys the results store."""
-        keys = ("window", "step", "idle", "rest", "guard", "split", "task_interval", "train_step", "idle_ratio",
+        keys = ("window", "step", "idle", "rest", "guard", "split", "ch_types", "task_interval", "train_step", "idle_ratio",
                 "train_fraction", "gap", "smoothing", "threshold_cv", "random_state")
         text = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
         return PseudoOnlineSettings(f"{text}, recipe={self.online_recipe.digest}")
@@ -240,7 +245,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         steps = [{s.name: s.get_params()} for s in self.recipe.raw_steps]
         tail = [steps.pop()] if steps and "filter_bank" in steps[-1] else []
         p = self.paradigm
-        steps.append({"pick": {"types": ["eeg"], "include": getattr(p, "channels", None)}})
+        steps.append({"pick": {"types": self.ch_types or ["eeg"], "include": getattr(p, "channels", None)}})
         filters = getattr(p, "filters", None) or []
         if len(filters) > 1:
             raise ConfigError(f"{type(p).__name__} has {len(filters)} bands; for a filter bank "

@@ -64,7 +64,11 @@ class Pick(RawStep):
         chosen = list(raw.ch_names)
         if self.types:
             types = dict(zip(raw.ch_names, raw.get_channel_types()))
-            chosen = [c for c in chosen if types[c] in self.types]
+            wanted = {t for t in self.types if t != "meg"} | ({"mag", "grad"} if "meg" in self.types else set())
+            chosen = [c for c in chosen if types[c] in wanted]
+            if not chosen:
+                raise ChannelMismatchError(where(raw), f"pick: no channel of type(s) {sorted(self.types)}; "
+                                           f"the recording has {sorted(set(types.values()))}")
         if self.include:
             lookup = {canonical_name(c): c for c in raw.ch_names}
             missing = [c for c in self.include if canonical_name(c) not in lookup]

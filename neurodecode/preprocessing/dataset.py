@@ -58,6 +58,8 @@ class PreprocessedDataset(BaseDataset):
                              interval=list(dataset.interval), paradigm=dataset.paradigm,
                              doi=getattr(dataset, "doi", None),
                              unit_factor=getattr(dataset, "unit_factor", 1e6))
+        # the sensor types MOABB's paradigms pick (EEG unless the source asks for MEG...)
+        self.return_all_modalities = getattr(dataset, "return_all_modalities", False)
 
     def __getattr__(self, name):  # dataset-specific attributes (imagined, METADATA, ...)
         if name == "source":

@@ -12,7 +12,7 @@ import yaml
 from ..errors import ConfigError
 from ..utils import digest, resource_names
 from ..yamlio import read_yaml_mapping
-from . import artifacts, channels, filters, normalise  # noqa: F401  (register the steps)
+from . import artifacts, channels, filters, meg, normalise  # noqa: F401  (register the steps)
 from .base import STEPS, RawStep, Step, WindowStep, make_step
 
 __all__ = ["Recipe", "list_steps"]
