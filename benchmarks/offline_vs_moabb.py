@@ -24,15 +24,14 @@ import pandas as pd
 
 
 def main(config: str, folder: str) -> None:
+    import mne
     from moabb.evaluations import WithinSessionEvaluation
 
+    from neurodecode.benchmark import load_config
+    from neurodecode.benchmark.tasks import build_pipeline, make_paradigm
     from neurodecode.config import apply
     from neurodecode.datasets import get_dataset
     from neurodecode.evaluation.compare import moabb_groups
-    from neurodecode.benchmark import load_config
-    from neurodecode.benchmark.tasks import build_pipeline, make_paradigm
-
-    import mne
 
     apply()
     mne.set_log_level("ERROR")

@@ -89,7 +89,11 @@ def worker(method: str, name: str, n_subjects: int, out: str, cache_dir: str) ->
 def _braindecode(dataset, subjects, events):
     """braindecode's own path: Preprocessor('filter') then create_windows_from_events."""
     from braindecode.datasets import BaseConcatDataset, RawDataset
-    from braindecode.preprocessing import Preprocessor, create_windows_from_events, preprocess
+    from braindecode.preprocessing import (
+        Preprocessor,
+        create_windows_from_events,
+        preprocess,
+    )
 
     parts = []
     wanted = set(events or dataset.event_id)

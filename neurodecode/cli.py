@@ -30,12 +30,12 @@ def _cmd_demo(args) -> int:
     import warnings
 
     from mne.decoding import CSP
-    from .moabb_api import evaluation_class, make_paradigm
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
 
     from .config import apply
     from .datasets import SyntheticMI
+    from .moabb_api import evaluation_class, make_paradigm
 
     cfg = apply()
     dataset = SyntheticMI(n_subjects=args.subjects, n_sessions=1, snr=args.snr, seed=args.seed)

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from neurodecode.benchmark import ResultStore, load_config, run_benchmark
 from neurodecode.cli import main
 from neurodecode.errors import ConfigError, UnknownNameError
-from neurodecode.benchmark import ResultStore, load_config, run_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "seed": 0}
@@ -257,8 +257,8 @@ def test_cross_subject_one_held_out_subject_equals_moabb_process():
     """MOABB's public cv_class=PredefinedSplit route scores one held-out subject exactly as
     MOABB's own leave-one-subject-out does for that subject."""
     from neurodecode.datasets import get_dataset
-    from neurodecode.models import get_pipeline
     from neurodecode.moabb_api import make_paradigm, offline_rows
+    from neurodecode.models import get_pipeline
 
     kw = {"n_subjects": 3, "n_sessions": 1, "snr": 0.3, "sfreq": 128, "seed": 1}
     paradigm = make_paradigm("LeftRightImagery")
@@ -281,8 +281,8 @@ def test_offline_nmcc_is_the_mean_fold_nmcc_on_moabbs_own_folds():
 
     from neurodecode.datasets import get_dataset
     from neurodecode.evaluation.metrics import nmcc
-    from neurodecode.models import get_pipeline
     from neurodecode.moabb_api import make_paradigm, offline_rows
+    from neurodecode.models import get_pipeline
 
     kw = {"n_subjects": 1, "n_sessions": 1, "snr": 0.4, "sfreq": 128, "seed": 2}
     paradigm = make_paradigm("LeftRightImagery")

@@ -13,7 +13,14 @@ import warnings
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from neurodecode.models import CCA, FBCCA, TRCA, DeepClassifier, FilterBank, FilterBankCSP
+from neurodecode.models import (
+    CCA,
+    FBCCA,
+    TRCA,
+    DeepClassifier,
+    FilterBank,
+    FilterBankCSP,
+)
 from neurodecode.models.online import DecisionSmoother, IdleThreshold
 from neurodecode.models.riemann import Covariances, TangentSpace
 

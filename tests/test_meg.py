@@ -49,9 +49,10 @@ def test_mixed_mag_and_grad_decode_through_the_benchmark_and_shuffled_labels_do_
     # control: the same windows with the labels shuffled score at chance
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from neurodecode.models import get_pipeline
+    from neurodecode.datasets import with_channel_types
     from neurodecode.moabb_api import make_paradigm
-    from neurodecode.preprocessing import with_channel_types, with_recipe
+    from neurodecode.models import get_pipeline
+    from neurodecode.preprocessing import with_recipe
 
     ds = with_channel_types(get_dataset("SyntheticMEG", n_subjects=1, n_trials=15), ["mag", "grad"])
     paradigm = with_recipe(make_paradigm("LeftRightImagery", cfg["paradigm"]["params"]), [{"scale": {}}], cache=False)

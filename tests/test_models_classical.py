@@ -10,9 +10,16 @@ from sklearn.base import clone
 from neurodecode.config import apply
 from neurodecode.datasets import SyntheticMI, SyntheticSSVEP
 from neurodecode.errors import ConfigError, UnknownNameError
+from neurodecode.models import (
+    CCA,
+    FBCCA,
+    TRCA,
+    get_pipeline,
+    list_pipelines,
+    load_pipeline_file,
+    load_pipelines,
+)
 from neurodecode.utils import resource_path
-from neurodecode.models import (CCA, FBCCA, TRCA, get_pipeline, list_pipelines,
-                                load_pipeline_file, load_pipelines)
 from neurodecode.windows import trial_windows
 
 PIPELINE_DIR = resource_path("pipelines")

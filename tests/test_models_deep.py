@@ -9,7 +9,13 @@ from sklearn.pipeline import make_pipeline
 from neurodecode.config import apply
 from neurodecode.datasets import SyntheticMI
 from neurodecode.errors import ConfigError, UnknownNameError
-from neurodecode.models import DeepClassifier, get_pipeline, load_model, save_model, transfer_curve
+from neurodecode.models import (
+    DeepClassifier,
+    get_pipeline,
+    load_model,
+    save_model,
+    transfer_curve,
+)
 from neurodecode.windows import trial_windows
 
 MOTOR = "FC3 FC4 C5 C3 C1 Cz C2 C4 C6 CP3 CP4 Pz".split()

@@ -6,7 +6,13 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
-from neurodecode.datasets import SyntheticMI, SyntheticP300, SyntheticSSVEP, available_subjects, get_dataset
+from neurodecode.datasets import (
+    SyntheticMI,
+    SyntheticP300,
+    SyntheticSSVEP,
+    available_subjects,
+    get_dataset,
+)
 from neurodecode.errors import ConfigError
 
 

@@ -25,9 +25,8 @@ def check_benchmark(cfg, where: str) -> None:
         dataset cannot provide (cross-session with one session, cross-subject
         with one subject).
     """
-    from ..datasets import get_dataset
+    from ..datasets import get_dataset, with_channel_types
     from ..moabb_api import declared_sfreq, make_paradigm
-    from ..preprocessing import with_channel_types
 
     paradigm = make_paradigm(cfg.paradigm["name"], cfg.paradigm["params"])
     _pipelines_fit(cfg.pipelines, cfg.paradigm["name"], where)
@@ -64,7 +63,7 @@ def _types_present(ch_types, dataset, where) -> None:
 def _scaled_if_mixed(ch_types, recipe, where) -> None:
     import warnings
 
-    from ..preprocessing.meg import mixed_types
+    from ..datasets.channel_types import mixed_types
 
     if ch_types and mixed_types(ch_types) and not any(s.name == "scale" for s in recipe.steps):
         warnings.warn(f"{where}: ch_types {ch_types} mix units (T, T/m, V) that differ by orders of "

@@ -197,7 +197,7 @@ def _paradigm(item, where) -> dict:
         raise ConfigError(f"{where}: paradigm {spec['name']}: {exc}") from None
     out = {"name": spec["name"], "params": params}
     if spec.get("ch_types") is not None:
-        from ..preprocessing.meg import expand_types
+        from ..datasets.channel_types import expand_types
 
         try:
             out["ch_types"] = expand_types(spec["ch_types"])
@@ -208,9 +208,9 @@ def _paradigm(item, where) -> dict:
 
 def _pipelines(items, where, base, paradigm) -> list:
     from ..models import get_pipeline, load_pipeline_file
-    from ..models.yaml_pipelines import pipeline_files
     from ..models.deep import model_names
     from ..models.registry import classical_pipelines
+    from ..models.yaml_pipelines import pipeline_files
 
     known = list(classical_pipelines()) + model_names()
     out = []

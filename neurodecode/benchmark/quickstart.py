@@ -1,7 +1,6 @@
 """The ready benchmark behind ``neurodecode quickstart``, on synthetic data or a dataset on disk."""
 from __future__ import annotations
 
-
 from ..errors import ConfigError
 from ..utils import resource_path
 from ..yamlio import read_yaml_mapping

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
-from ..preprocessing import Recipe, with_channel_types
-from ..utils import digest
+from ..datasets import with_channel_types
 from ..moabb_api import OFFLINE_EVALUATIONS as OFFLINE
+from ..preprocessing import Recipe
+from ..utils import digest
 
 __all__ = ["Task", "build_tasks", "run_task", "make_paradigm", "build_pipeline", "identity"]
 

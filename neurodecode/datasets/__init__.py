@@ -3,6 +3,7 @@
 All are MOABB-compatible (subclasses of :class:`moabb.datasets.base.BaseDataset`),
 so MOABB's paradigms and evaluations accept them.
 """
+from .channel_types import CH_TYPES, with_channel_types
 from .registry import available_subjects, dataset_names, get_dataset, list_datasets
 from .synthetic import RunTruth, SyntheticMI, SyntheticP300, SyntheticSSVEP
 from .synthetic_meg import SyntheticMEG
@@ -16,5 +17,7 @@ __all__ = [
     "SyntheticSSVEP",
     "SyntheticP300",
     "SyntheticMEG",
+    "with_channel_types",
+    "CH_TYPES",
     "RunTruth",
 ]

@@ -27,9 +27,9 @@ import numpy as np
 
 from ..config import get_config
 from ..errors import ConfigError, DataNotFoundError, MissingEventsError
+from ..moabb_api import BaseDataset, any_class_name
 from ..utils import natural_key
 from ..yamlio import read_yaml_mapping
-from ..moabb_api import BaseDataset, any_class_name
 from .montage import standard_montage_name
 from .readers import CsvSpec, read_recording
 

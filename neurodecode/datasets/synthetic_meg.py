@@ -142,7 +142,7 @@ class SyntheticMEG(BaseDataset):
         locs = np.array([info["chs"][i]["loc"][:3] for i in mags])
         locs = locs @ dev_head[:3, :3].T + dev_head[:3, 3]  # device -> head coordinates
         dist = np.min([np.linalg.norm(locs - m, axis=1) for m in _MOTOR.values()], axis=0)
-        from ..preprocessing.meg import expand_types
+        from .channel_types import expand_types
 
         wanted = set(expand_types(ch_types))
         kinds = dict(zip(info["ch_names"], info.get_channel_types()))

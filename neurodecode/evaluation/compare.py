@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..models.signal import needs_class_names
 from ..moabb_api import evaluation_class
+from ..models.signal import needs_class_names
 
 __all__ = ["offline_evaluations", "side_by_side", "compare_offline", "moabb_groups"]
 

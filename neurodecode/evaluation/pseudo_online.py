@@ -17,17 +17,30 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from ..datasets.channel_types import expand_types
 from ..errors import ConfigError, UnknownNameError
 from ..moabb_api import BaseEvaluation, FixedTransformer, declared_trial_duration
-from ..utils import IDLE, atomic_write, natural_key
 from ..models.online import DecisionSmoother, IdleThreshold
 from ..models.signal import fill_sfreq
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
-from ..preprocessing.meg import expand_types
+from ..utils import IDLE, atomic_write, natural_key
 from ..windows.labels import TaskPeriod
 from .metrics import METRIC_COLUMNS, decision_metrics
-from .splits import SPLITS, Fold, cross_session_folds, cross_subject_folds, within_session_folds
-from .stream import check_length, check_same_layout, make_stream, replay, training_windows, windows_at
+from .splits import (
+    SPLITS,
+    Fold,
+    cross_session_folds,
+    cross_subject_folds,
+    within_session_folds,
+)
+from .stream import (
+    check_length,
+    check_same_layout,
+    make_stream,
+    replay,
+    training_windows,
+    windows_at,
+)
 
 __all__ = ["PseudoOnlineEvaluation", "safe_name"]
 

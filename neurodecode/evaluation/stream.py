@@ -13,9 +13,8 @@ from ..models.online import online_parts, posterior_classes
 from ..preprocessing.cache import CachedRun
 from ..utils import IDLE
 from ..windows import LabelTrack, label_track
-from ..windows.labels import TaskPeriod
 from ..windows.cut import data_signal
-from ..windows.labels import bad_spans
+from ..windows.labels import TaskPeriod, bad_spans
 
 __all__ = ["RunStream", "make_stream", "training_windows", "replay"]
 

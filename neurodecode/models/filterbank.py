@@ -118,10 +118,11 @@ class FilterBankCSP(TransformerMixin, BaseEstimator):
         self.estimator = estimator
 
     def fit(self, X, y):
-        from ..moabb_api import PerBandFilterBank as PerBand
         from pyriemann.estimation import Covariances
         from pyriemann.spatialfilters import CSP
         from sklearn.pipeline import make_pipeline
+
+        from ..moabb_api import PerBandFilterBank as PerBand
 
         self.bank_ = PerBand(make_pipeline(Covariances(self.estimator), CSP(nfilter=self.nfilter)))
         self.bank_.fit(X, y)

@@ -74,7 +74,6 @@ def load_pipeline_file(path: str | Path) -> dict:
     'CSP+LDA'
     """
     from ..moabb_api import create_pipeline_from_config
-
     from .deep import DeepClassifier
 
     path = Path(path)

@@ -8,9 +8,8 @@ from .base import STEPS, RawStep, Step, WindowStep
 from .cache import CachedRun, RunCache
 from .channels import TEMPLATES, canonical_name
 from .dataset import PreprocessedDataset, RecipeStamp, with_recipe
-from .meg import CH_TYPES, with_channel_types
 from .recipe import Recipe, list_steps
 
 __all__ = ["Recipe", "list_steps", "Step", "RawStep", "WindowStep", "STEPS", "RunCache",
            "CachedRun", "PreprocessedDataset", "with_recipe", "RecipeStamp", "TEMPLATES",
-           "canonical_name", "with_channel_types", "CH_TYPES"]
+           "canonical_name"]

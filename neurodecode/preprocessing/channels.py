@@ -6,8 +6,8 @@ import re
 import numpy as np
 
 from ..datasets.montage import standard_montage_name
-from ..utils import did_you_mean
 from ..errors import ChannelMismatchError, ConfigError
+from ..utils import did_you_mean
 from .base import RawStep, check_positions, where
 
 __all__ = ["Pick", "Montage", "Rereference", "Harmonise", "TEMPLATES", "canonical_name"]

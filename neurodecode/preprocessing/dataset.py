@@ -12,9 +12,9 @@ import json
 
 import mne
 
-from ..moabb_api import BaseDataset, FixedTransformer, any_class_name, subject_data
 from ..datasets.durations import restore_event_durations
 from ..errors import ConfigError
+from ..moabb_api import BaseDataset, FixedTransformer, any_class_name, subject_data
 from ..utils import write_atomic_bytes
 from .cache import CachedRun, RunCache
 from .recipe import Recipe

@@ -9,8 +9,8 @@ from ..datasets import get_dataset
 from ..errors import ConfigError, InvalidDataError
 from ..preprocessing import PreprocessedDataset, RunCache
 from ..preprocessing.cache import CachedRun
-from .core import METADATA_COLUMNS, Windows
 from ..utils import IDLE
+from .core import METADATA_COLUMNS, Windows
 from .labels import bad_spans, label_track, run_events
 
 __all__ = ["trial_windows", "sliding_windows", "preprocessed"]

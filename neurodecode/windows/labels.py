@@ -85,6 +85,8 @@ class TaskPeriod:
     interval: tuple
     declared: tuple | None = None
     trial_duration: float | None = None
+    #: False: the epoch interval only, as MOABB's offline epochs (sliding windows use this)
+    from_data: bool = True
 
     @property
     def length(self) -> float:
@@ -102,10 +104,10 @@ class TaskPeriod:
         if self.declared is not None:
             a, b = self.declared
             return cues + int(round(a * sf)), cues + int(round(b * sf)), "task_interval"
-        durations = _annotation_durations(run, events, names)
+        durations = _annotation_durations(run, events, names) if self.from_data else None
         if durations is not None:
             return cues, cues + np.round(durations * sf).astype(np.int64), "annotations"
-        if self.trial_duration:
+        if self.trial_duration and self.from_data:
             stop = cues + int(round(self.trial_duration * sf))
             following = np.r_[cues[1:], np.iinfo(np.int64).max]
             return cues, np.minimum(stop, following), "trial_duration"
@@ -156,7 +158,7 @@ def label_track(run: CachedRun, event_id: dict, interval, rest=(), period: TaskP
     """The label track of a run.
 
     Each event of ``event_id`` is active over its task period (see
-    :class:`TaskPeriod`; by default cue + ``interval[0]`` to cue +
+    :class:`TaskPeriod`; without one, MOABB's cue + ``interval[0]`` to cue +
     ``interval[1]``, samples ``[a, b)``); everything else is idle. Classes
     named in ``rest`` (Kalunga's ``rest``, PhysionetMI's ``rest``) count as
     idle. Where trials overlap, the later cue wins.
@@ -167,7 +169,7 @@ def label_track(run: CachedRun, event_id: dict, interval, rest=(), period: TaskP
     classes = sorted(k for k in event_id if k not in set(rest))
     codes = np.zeros(run.n_times, dtype=np.int16)
     trials = np.full(run.n_times, -1, dtype=np.int32)
-    period = TaskPeriod(tuple(interval)) if period is None else period
+    period = TaskPeriod(tuple(interval), from_data=False) if period is None else period
     starts, stops, source = period.spans(run, events, names)
     onsets, trial_labels = [], []
     for (_, _, value), start, stop in zip(events, starts, stops):
