@@ -175,11 +175,17 @@ def _dataset(item, where) -> dict:
     if spec.get("task_interval") is not None:
         from ..evaluation.pseudo_online import check_task_interval
 
-        try:
-            out["task_interval"] = check_task_interval(spec["task_interval"])
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: dataset {dataset.code}: {exc}") from None
+        out["task_interval"] = _located(f"{where}: dataset {dataset.code}", check_task_interval,
+                                        spec["task_interval"])
     return out
+
+
+def _located(prefix: str, check, value):
+    """``check(value)``, with its error prefixed by where the value was given."""
+    try:
+        return check(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}: {exc}") from None
 
 
 def _paradigm(item, where) -> dict:
@@ -199,10 +205,7 @@ def _paradigm(item, where) -> dict:
     if spec.get("ch_types") is not None:
         from ..datasets.channel_types import expand_types
 
-        try:
-            out["ch_types"] = expand_types(spec["ch_types"])
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: paradigm {spec['name']}: {exc}") from None
+        out["ch_types"] = _located(f"{where}: paradigm {spec['name']}", expand_types, spec["ch_types"])
     return out
 
 
