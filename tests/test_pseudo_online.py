@@ -441,9 +441,10 @@ def test_false_activations_of_random_decisions_match_their_expected_rate():
     # the threshold sweep: at threshold t a window with posterior p fires when p >= t, so with uniform
     # posteriors q = 1 - t and the false activations follow q (1 - q) 60 / step; TPR falls to 0
     d = d.assign(truth="idle", p_a=rng.random(n), p_idle=0.0)
-    curve = detector_curve(d, step).set_index("threshold")
+    curve = detector_curve(d, step, thresholds=np.linspace(0, 1, 21)).set_index("threshold")
     for t in (0.25, 0.5, 0.75):
         assert curve.loc[t, "fa_per_min"] == pytest.approx((1 - t) * t * 60 / step, rel=0.05)
     d = d.assign(truth=np.where(rng.random(n) < 0.5, "a", "idle"))
-    tpr = detector_curve(d, step)["tpr"]
+    tpr = detector_curve(d, step, thresholds=np.linspace(0, 1, 21))["tpr"]
     assert tpr.iloc[0] == 1.0 and tpr.iloc[-1] == 0.0 and tpr.is_monotonic_decreasing
+    assert detector_curve(d, step)["threshold"].iloc[0] == 0.5  # default: from 1/K (p_a, p_idle) to 1

@@ -80,14 +80,17 @@ def false_activations(decisions: pd.DataFrame, step: float) -> float:
     return float(np.sum(starts & truth_idle & scored) / minutes) if minutes > 0 else np.nan
 
 
-def detector_curve(decisions: pd.DataFrame, step: float, thresholds=np.linspace(0.0, 1.0, 21)) -> pd.DataFrame:
+def detector_curve(decisions: pd.DataFrame, step: float, thresholds=None) -> pd.DataFrame:
     """True-positive rate against false activations per minute, swept over a decision threshold.
 
     At threshold t a window's decision is its most probable task class when
     that class's posterior (``p_<class>`` columns, idle excluded) is at least
     t, else idle: the way self-paced BCI papers trace a detector. TPR is the
     share of scored task decisions that name the right class;
-    ``fa_per_min`` is :func:`false_activations`.
+    ``fa_per_min`` is :func:`false_activations`. The default thresholds run
+    from the uniform posterior 1/K (K posterior columns, idle included) to 1:
+    below it nearly every window fires, the decisions merge into one long
+    activation, and false activations fall again for no merit.
 
     Returns
     -------
@@ -97,6 +100,9 @@ def detector_curve(decisions: pd.DataFrame, step: float, thresholds=np.linspace(
     cols = [c for c in decisions if c.startswith("p_") and c != f"p_{IDLE}"]
     if not cols:
         return pd.DataFrame(columns=["threshold", "tpr", "fa_per_min"])
+    if thresholds is None:
+        k = sum(c.startswith("p_") for c in decisions)
+        thresholds = np.linspace(1.0 / k, 1.0, 21)
     P = decisions[cols].to_numpy(float)
     best = np.asarray([c[2:] for c in cols], dtype=object)[P.argmax(1)]
     top = P.max(1)
