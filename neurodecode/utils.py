@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 __all__ = ["IDLE", "atomic_write", "write_atomic_bytes", "digest", "natural_key", "close_matches",
-           "did_you_mean", "resource_path", "resource_names", "lazy_exports"]
+           "did_you_mean", "resource_path", "resource_names", "lazy_exports", "progress"]
 
 #: The label of "no task" (rest or no stimulus) in sliding windows and pseudo-online decisions.
 IDLE = "idle"
@@ -144,6 +144,20 @@ def resource_names(folder: str, accept: Callable[[Path], bool] = lambda p: True)
     """
     root = resource_path(folder)
     return {p.stem: p for p in sorted(root.glob("*.yml")) if accept(p)}
+
+
+def progress(iterable, total: int | None = None, desc: str = "", unit: str = "run"):
+    """A tqdm bar with an ETA over long work, shown on a terminal only and cleared when done, so it
+    neither fills logs nor stays under the benchmark's own bar.
+
+    Examples
+    --------
+    >>> sum(progress(range(3), desc="demo"))
+    3
+    """
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, disable=None)
 
 
 def lazy_exports(package: str, exports: dict[str, str]):

@@ -301,3 +301,20 @@ def test_offline_nmcc_is_the_mean_fold_nmcc_on_moabbs_own_folds():
     assert row["score"] == pytest.approx(np.mean(aucs), abs=1e-7)  # the same folds as MOABB's score
     assert row["nmcc"] == pytest.approx(np.mean(nmccs), abs=1e-7)
     assert 0.5 < row["nmcc"] < 1
+
+
+def test_workers_write_nothing_the_driver_writes_their_decisions(tmp_path):
+    """A worker returns rows and decisions; only the driver writes into the output folder."""
+    from neurodecode.benchmark.tasks import build_tasks, run_task
+
+    cfg = load_config(_config(tmp_path, pipelines=["TS+LR"],
+                              evaluations=[{"type": "pseudo-online", "window": 1.0, "step": 0.25}]))
+    task = build_tasks(cfg)[0]
+    rows, status, message, files = run_task(task)
+    assert status == "ok" and len(rows) == 2 and not (tmp_path / "out").exists()
+    assert sorted(files) == [f"predictions/pseudo-online_within-session/SyntheticMI/sub-1_ses-0_run-{r}_TS+LR.parquet"
+                             for r in (0, 1)]
+    assert all({"truth", "prediction", "p_idle"} <= set(t.columns) for t in files.values())
+    run_benchmark(cfg, quiet=True, report=False)
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.parquet"))
+    assert [w for w in written if "sub-1_" in w] == sorted(files)

@@ -138,10 +138,14 @@ def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, sch
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from ..evaluation.pseudo_online import write_decisions
+
     runs = _dask(todo, n_jobs, scheduler) if engine == "dask" else _local(todo, n_jobs)
     bar = tqdm(total=len(todo), unit="task", desc="benchmark", disable=quiet or not todo)
     with logging_redirect_tqdm([logging.root, logger]), bar:
-        for i, (task, (rows, status, message), seconds) in enumerate(runs, 1):
+        for i, (task, (rows, status, message, files), seconds) in enumerate(runs, 1):
+            for relative, table in files.items():  # the driver alone writes, before the store says done
+                write_decisions(table, store.folder / relative)
             store.add(task.id, rows, status, seconds, message)
             bar.update()
             if quiet:
@@ -164,7 +168,7 @@ def _crashed(task: Task, exc: BaseException):
     """The result of a task whose worker died."""
     message = f"worker lost: {type(exc).__name__}: {exc}".splitlines()[0]
     row = {**identity(task), "score": float("nan"), "error": message}
-    return [row], "error", message
+    return [row], "error", message, {}
 
 
 def _local(todo: list[Task], n_jobs: int):

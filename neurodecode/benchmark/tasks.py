@@ -94,12 +94,14 @@ def _chance(paradigm, dataset, evaluation: dict) -> float:
     return 0.5 if scoring == "roc_auc" else 1.0 / len(paradigm.used_events(dataset))
 
 
-def run_task(task: Task) -> tuple[list[dict], str, str]:
-    """Run one task; return ``(rows, status, message)``.
+def run_task(task: Task) -> tuple[list[dict], str, str, dict]:
+    """Run one task; return ``(rows, status, message, files)``.
 
     ``status`` is ``"ok"``, or ``"error"`` with one error row and the
     exception as ``message``: a pipeline that crashes is a result, not the
-    end of the benchmark.
+    end of the benchmark. ``files`` maps paths relative to the output folder
+    to tables (the pseudo-online decisions): a worker writes nothing, so it
+    needs no access to the driver's disk.
     """
     import logging
 
@@ -114,14 +116,14 @@ def run_task(task: Task) -> tuple[list[dict], str, str]:
     try:
         with warnings.catch_warnings(), _threads(task.threads):
             warnings.simplefilter("ignore")
-            rows = _evaluate(task)
+            rows, files = _evaluate(task)
     except Exception as exc:  # noqa: BLE001  (recorded as an error row)
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         detail = traceback.format_exc(limit=-3)
         row = {**identity(task), "score": float("nan"), "time": perf_counter() - t0, "error": message,
                "traceback": detail}
-        return [row], "error", message
-    return rows, "ok", ""
+        return [row], "error", message, {}
+    return rows, "ok", "", files
 
 
 @contextmanager
@@ -149,7 +151,7 @@ def identity(task: Task) -> dict:
             "recipe_digest": task.recipe_digest, "seed": task.seed, "task": task.id}
 
 
-def _evaluate(task: Task) -> list[dict]:
+def _evaluate(task: Task) -> tuple[list[dict], dict]:
     from ..datasets import get_dataset
 
     subjects = task.dataset["subjects"] if _needs_all(task.evaluation) else [task.subject]
@@ -159,11 +161,12 @@ def _evaluate(task: Task) -> list[dict]:
     recipe = Recipe.coerce(task.recipe)
     pipeline = build_pipeline(task.pipeline, getattr(paradigm, "resample", None))
     name = task.pipeline["name"]
+    files: dict = {}
     with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
         if task.evaluation["type"] in OFFLINE:
             raw_rows = _offline(task, dataset, paradigm, recipe, name, pipeline, scratch)
         else:
-            raw_rows = _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch)
+            raw_rows, files = _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch)
     chance = _chance(paradigm, dataset, task.evaluation)
     out = []
     for raw in raw_rows:
@@ -172,7 +175,7 @@ def _evaluate(task: Task) -> list[dict]:
                    chance=chance, error="")
         row["subject"] = int(raw["subject"])
         out.append(row)
-    return out
+    return out, files
 
 
 def _offline(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:
@@ -200,12 +203,13 @@ def _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch) -> 
     from ..evaluation import PseudoOnlineEvaluation
     from ..evaluation.pseudo_online import safe_name
 
-    folder = Path(task.output) / "predictions" / safe_name(task.evaluation["label"])
+    folder = Path("predictions") / safe_name(task.evaluation["label"])  # relative: the driver writes
     settings = dict(task.evaluation["settings"])
     if task.paradigm.get("ch_types"):
         settings["ch_types"] = task.paradigm["ch_types"]
     if task.dataset.get("task_interval") is not None:  # declared per dataset in the benchmark
         settings["task_interval"] = {dataset.code: task.dataset["task_interval"]}
     ev = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,
-                                predictions_dir=folder, error_score="raise", **settings)
-    return ev.evaluate_subject(dataset, task.subject, {name: pipeline})
+                                keep_decisions=True, error_score="raise", **settings)
+    rows = ev.evaluate_subject(dataset, task.subject, {name: pipeline})
+    return rows, {str(folder / rel): table for rel, table in ev.decisions.items()}

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..moabb_api import BaseDataset
-from ..utils import digest
+from ..utils import digest, progress
 from .montage import standard_montage_name, standard_positions
 
 __all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "DEFAULT_CHANNELS"]
@@ -113,11 +113,7 @@ class _SyntheticBase(BaseDataset):
 
     # -- MOABB interface ---------------------------------------------------
     def _get_single_subject_data(self, subject):
-        return {
-            f"{session}": {f"{run}": self.generate_run(subject, session, run)[0]
-                           for run in range(self.n_runs)}
-            for session in range(self.n_sessions)
-        }
+        return generate_subject(self, subject)
 
     def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
         """Synthetic data has no files: returns an empty list."""
@@ -465,6 +461,15 @@ class SyntheticP300(_SyntheticBase):
             erp = evoked + jitter * target if label == "Target" else evoked
             out[:, start:stop] += erp[:, : stop - start]
         return out
+
+
+def generate_subject(dataset, subject) -> dict:
+    """``{session: {run: raw}}`` of a synthetic subject, generated run by run with a progress bar."""
+    out: dict = {}
+    runs = [(s, r) for s in range(dataset.n_sessions) for r in range(dataset.n_runs)]
+    for session, run in progress(runs, desc=f"{dataset.code} sub-{subject}: generating"):
+        out.setdefault(f"{session}", {})[f"{run}"] = dataset.generate_run(subject, session, run)[0]
+    return out
 
 
 def _colored_noise(rng, shape, sfreq, exponent=1.0, fmin=0.5):

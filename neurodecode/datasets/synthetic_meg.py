@@ -25,7 +25,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..moabb_api import BaseDataset
 from ..utils import resource_path
-from .synthetic import RunTruth, _colored_noise, _narrowband
+from .synthetic import RunTruth, _colored_noise, _narrowband, generate_subject
 
 __all__ = ["SyntheticMEG", "neuromag_info"]
 
@@ -98,8 +98,7 @@ class SyntheticMEG(BaseDataset):
 
     # -- MOABB interface ---------------------------------------------------
     def _get_single_subject_data(self, subject):
-        return {f"{session}": {f"{run}": self.generate_run(subject, session, run)[0] for run in range(self.n_runs)}
-                for session in range(self.n_sessions)}
+        return generate_subject(self, subject)
 
     def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
         """Synthetic data has no files: returns an empty list."""

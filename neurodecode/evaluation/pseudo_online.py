@@ -152,6 +152,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         :func:`~neurodecode.evaluation.replay`.
     predictions_dir : str | Path | None
         Save each replay's decisions there as parquet (one file per run and pipeline).
+    keep_decisions : bool
+        Also keep them in :attr:`decisions`, by file name, for a caller that
+        writes them elsewhere (benchmark workers return them to the driver).
     cache : bool | RunCache
         Cache of preprocessed runs.
     random_state, overwrite, error_score, suffix, hdf5_path
@@ -176,7 +179,8 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                  idle: str = "class", rest=(), guard: float = 0.0, split: str = "within-session",
                  recipe=None, ch_types=None, task_interval=None, train_step: float | None = None, idle_ratio: float = 1.0,
                  train_fraction: float = 0.5, gap: float | None = None, smoothing: dict | None = None,
-                 threshold_cv: int = 3, timed_windows: int | None = 200, predictions_dir=None, cache: bool | RunCache = True,
+                 threshold_cv: int = 3, timed_windows: int | None = 200, predictions_dir=None,
+                 keep_decisions: bool = False, cache: bool | RunCache = True,
                  random_state: int | None = None, overwrite: bool = False,
                  error_score="raise", suffix: str = "", hdf5_path: str | None = None, verbose=None):
         _check_settings(window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,
@@ -194,6 +198,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         self.gap = self.window if gap is None else max(float(gap), self.window)
         self.smoothing, self.threshold_cv, self.timed_windows = smoothing, threshold_cv, timed_windows
         self.predictions_dir = None if predictions_dir is None else Path(predictions_dir)
+        self.keep_decisions = keep_decisions
+        #: ``{"<dataset>/sub-…_ses-…_run-…_<pipeline>.parquet": decisions}`` when ``keep_decisions``
+        self.decisions: dict = {}
         self.cache = cache
         self._streams: dict = {}  # cross-subject only
         super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
@@ -413,18 +420,22 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         metrics = decision_metrics(decisions, test.trials(n_len), n_classes, self.step, test.duration,
                                    cue_to_cue=test.track.cue_to_cue / test.sfreq)
         row.update(metrics, n_samples_test=len(decisions), task_period=test.track.source)
-        if self.predictions_dir is not None:
-            self._save(decisions, dataset, subject, test, name)
-        return row
-
-    def _save(self, decisions, dataset, subject, test, name) -> None:
-        folder = self.predictions_dir / dataset.code
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"sub-{subject}_ses-{test.session}_run-{test.run}_{safe_name(name)}.parquet"
         table = decisions.assign(dataset=dataset.code, subject=subject, session=test.session,
                                  run=test.run, pipeline=name)
-        with atomic_write(path) as tmp:
-            table.to_parquet(tmp, index=False)
+        name_in_folder = f"{dataset.code}/sub-{subject}_ses-{test.session}_run-{test.run}_{safe_name(name)}.parquet"
+        if self.keep_decisions:
+            self.decisions[name_in_folder] = table
+        if self.predictions_dir is not None:
+            write_decisions(table, self.predictions_dir / name_in_folder)
+        return row
+
+
+def write_decisions(table: pd.DataFrame, path: Path) -> Path:
+    """Write one replay's decisions as parquet, atomically (a kill leaves no half file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp:
+        table.to_parquet(tmp, index=False)
+    return path
 
 
 def check_task_interval(value):

@@ -15,7 +15,7 @@ import mne
 from ..datasets.durations import restore_event_durations
 from ..errors import ConfigError
 from ..moabb_api import BaseDataset, FixedTransformer, any_class_name, subject_data
-from ..utils import write_atomic_bytes
+from ..utils import progress, write_atomic_bytes
 from .cache import CachedRun, RunCache
 from .recipe import Recipe
 
@@ -81,13 +81,13 @@ class PreprocessedDataset(BaseDataset):
             return keys
         out: dict = {}
         source_runs = restore_event_durations(self.source, subject, subject_data(self.source, subject))
-        for session, runs in source_runs.items():
-            for run, raw in runs.items():
-                key = (self.cache_name, subject, session, run, digest)
-                entry = self.cache.get(key) if self.cache else None
-                if entry is None:
-                    entry = self._process(raw, subject, session, run, key)
-                out.setdefault(session, {})[run] = entry
+        todo = [(session, run, raw) for session, runs in source_runs.items() for run, raw in runs.items()]
+        for session, run, raw in progress(todo, desc=f"{self.code} sub-{subject}: preprocessing"):
+            key = (self.cache_name, subject, session, run, digest)
+            entry = self.cache.get(key) if self.cache else None
+            if entry is None:
+                entry = self._process(raw, subject, session, run, key)
+            out.setdefault(session, {})[run] = entry
         if self.cache:
             self._write_index(subject, out)
         return out
