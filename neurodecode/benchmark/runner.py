@@ -8,7 +8,7 @@ from time import perf_counter
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_option
 from .config import load_config
 from .store import FolderLock, ResultStore
 from .tasks import Task, build_tasks, identity, run_task
@@ -91,8 +91,7 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
     [['CSP+LDA', 1, 1]]
     """
     t0 = perf_counter()
-    if engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {ENGINES}, got {engine!r}")
+    check_option("engine", engine, ENGINES)
     if not isinstance(n_jobs, int) or n_jobs < 1:
         raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
     cfg = load_config(config, output=output)

@@ -29,7 +29,7 @@ from ..moabb_api import BaseDataset
 from ..utils import digest, progress
 from .montage import standard_montage_name, standard_positions
 
-__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "DEFAULT_CHANNELS"]
+__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "GeneratedDataset", "DEFAULT_CHANNELS"]
 
 #: 10-20 system plus the 10-10 positions that the three paradigms need.
 DEFAULT_CHANNELS = (
@@ -64,12 +64,65 @@ class RunTruth:
     clean: np.ndarray | None = field(default=None, repr=False)
 
 
-class _SyntheticBase(BaseDataset):
+class GeneratedDataset(BaseDataset):
+    """What every generated dataset shares: runs made on demand from a seed, no files, a cache
+    name that digests the generation settings, and ``ground_truth``.
+
+    Subclasses define ``generate_run(subject, session, run, clean=False) -> (raw, RunTruth)``,
+    ``n_runs`` and ``_generation`` (the attributes that change the signals).
+    """
+
+    _generation: tuple = ()
+
+    # -- MOABB interface ---------------------------------------------------
+    def _get_single_subject_data(self, subject):
+        return generate_subject(self, subject)
+
+    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
+        """Synthetic data has no files: returns an empty list."""
+        return []
+
+    def local_subjects(self) -> list[int]:
+        """Every subject is available: they are generated on demand."""
+        return list(self.subject_list)
+
+    @property
+    def cache_name(self) -> str:
+        """The code and a digest of the generation settings, so that caches of preprocessed
+        runs never mix recordings generated with other settings.
+
+        >>> from neurodecode.datasets import SyntheticMI
+        >>> SyntheticMI(seed=1).cache_name != SyntheticMI(seed=2).cache_name
+        True
+        """
+        settings = {k: getattr(self, k) for k in self._generation}
+        return f"{self.code}-{digest(settings, length=8)}"
+
+    def ground_truth(self, subject: int, session: int = 0, run: int = 0, clean: bool = False) -> RunTruth:
+        """Trial timing, artifact segments (if any) and optionally the clean signal of one run.
+
+        Parameters
+        ----------
+        subject, session, run : int
+            Which run (sessions and runs count from 0).
+        clean : bool
+            Also return the artifact-free brain signal.
+
+        Returns
+        -------
+        truth : RunTruth
+        """
+        return self.generate_run(subject, session, run, clean=clean)[1]
+
+
+class _SyntheticBase(GeneratedDataset):
     """Shared generator; subclasses add the task signal of one paradigm."""
 
     _paradigm: str
     _events: dict
     _interval: list
+    _generation = ("n_sessions", "n_runs", "n_trials", "channels", "sfreq", "snr", "artifact_rates",
+                   "line_freq", "seed")
 
     def __init__(
         self,
@@ -111,53 +164,9 @@ class _SyntheticBase(BaseDataset):
             paradigm=self._paradigm,
         )
 
-    # -- MOABB interface ---------------------------------------------------
-    def _get_single_subject_data(self, subject):
-        return generate_subject(self, subject)
-
-    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
-        """Synthetic data has no files: returns an empty list."""
-        return []
-
-    def local_subjects(self) -> list[int]:
-        """Every subject is available: they are generated on demand."""
-        return list(self.subject_list)
-
-    #: Attributes that change the generated signals (subclasses add theirs).
-    _generation = ("n_sessions", "n_runs", "n_trials", "channels", "sfreq", "snr", "artifact_rates",
-                   "line_freq", "seed")
-
-    @property
-    def cache_name(self) -> str:
-        """The code and a digest of the generation settings, so that caches of preprocessed
-        runs never mix recordings generated with other settings.
-
-        >>> from neurodecode.datasets import SyntheticMI
-        >>> SyntheticMI(seed=1).cache_name != SyntheticMI(seed=2).cache_name
-        True
-        """
-        settings = {k: getattr(self, k) for k in self._generation}
-        return f"{self.code}-{digest(settings, length=8)}"
-
     def summary(self) -> dict:
         """Sessions, sampling rate (Hz) and channel count, for listings."""
         return {"sessions": self.n_sessions, "sfreq": self.sfreq, "channels": len(self.channels), "ch_types": ["eeg"]}
-
-    def ground_truth(self, subject: int, session: int = 0, run: int = 0, clean: bool = False) -> RunTruth:
-        """Trial timing, artifact segments and optionally the clean signal of one run.
-
-        Parameters
-        ----------
-        subject, session, run : int
-            Which run (sessions and runs count from 0).
-        clean : bool
-            Also return the artifact-free brain signal.
-
-        Returns
-        -------
-        truth : RunTruth
-        """
-        return self.generate_run(subject, session, run, clean=clean)[1]
 
     # -- generation ----------------------------------------------------------
     @cached_property

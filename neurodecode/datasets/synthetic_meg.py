@@ -23,9 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..moabb_api import BaseDataset
 from ..utils import resource_path
-from .synthetic import RunTruth, _colored_noise, _narrowband, generate_subject
+from .synthetic import GeneratedDataset, RunTruth, _colored_noise, _narrowband
 
 __all__ = ["SyntheticMEG", "neuromag_info"]
 
@@ -48,7 +47,7 @@ def neuromag_info():
     return mne.io.read_info(resource_path("meg", "neuromag306-info.fif"), verbose="error")
 
 
-class SyntheticMEG(BaseDataset):
+class SyntheticMEG(GeneratedDataset):
     """Synthetic motor-imagery MEG on real Neuromag-306 sensors (left/right hand ERD).
 
     Parameters
@@ -96,29 +95,8 @@ class SyntheticMEG(BaseDataset):
         # MOABB's paradigms pick EEG unless a dataset asks for other types: these are MEG data
         self.return_all_modalities = {"meg": True, "eeg": False}
 
-    # -- MOABB interface ---------------------------------------------------
-    def _get_single_subject_data(self, subject):
-        return generate_subject(self, subject)
-
-    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
-        """Synthetic data has no files: returns an empty list."""
-        return []
-
-    def local_subjects(self) -> list[int]:
-        return list(self.subject_list)
-
-    @property
-    def cache_name(self) -> str:
-        from ..utils import digest
-
-        return f"{self.code}-{digest({k: getattr(self, k) for k in self._generation}, length=8)}"
-
     def summary(self) -> dict:
         return {"sessions": self.n_sessions, "sfreq": self.sfreq, "channels": 306, "ch_types": ["grad", "mag"]}
-
-    def ground_truth(self, subject: int, session: int = 0, run: int = 0, clean: bool = False) -> RunTruth:
-        """Trial timing and optionally the noise-free brain field of one run, as the EEG datasets give."""
-        return self.generate_run(subject, session, run, clean=clean)[1]
 
     def motor_sensors(self, n_triplets: int = 12, ch_types=("mag", "grad")) -> list[str]:
         """Names of the sensors of the ``n_triplets`` triplets (a magnetometer and its two
@@ -220,7 +198,7 @@ class SyntheticMEG(BaseDataset):
             info["sfreq"] = self.sfreq
         raw = mne.io.RawArray(data, info, verbose=False)
         if self.ecg:
-            mne.simulation.add_ecg(raw, random_state=int(rng.integers(1 << 31)), verbose=False)
+            mne.simulation.add_ecg(raw, rng=np.random.default_rng(int(rng.integers(1 << 31))), verbose=False)
         raw.set_annotations(mne.Annotations(onsets, events["duration"].to_numpy(), labels.tolist()))
         events["sample"] = np.round(onsets * self.sfreq).astype(int)
         truth = RunTruth(events[["onset", "sample", "label", "duration"]],

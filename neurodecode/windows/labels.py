@@ -122,12 +122,15 @@ def _annotation_durations(run: CachedRun, events: np.ndarray, names: dict) -> np
     if len(events) == 0 or len(ann) == 0:
         return None
     onsets = np.round((ann.onset - _annotation_offset(run)) * run.sfreq).astype(np.int64)
+    lasting = {(int(o), d): float(t) for o, d, t in zip(onsets, ann.description, ann.duration)
+               if t > 1.0 / run.sfreq}
     out = np.zeros(len(events))
-    for i, (sample, _, value) in enumerate(events):
-        match = (np.abs(onsets - sample) <= 1) & (ann.description == names[int(value)])
-        if not match.any() or ann.duration[match][0] <= 1.0 / run.sfreq:
+    for i, (sample, _, value) in enumerate(events):  # the annotation at the event's sample, +-1
+        found = [lasting.get((int(sample) + k, names[int(value)])) for k in (0, -1, 1)]
+        found = [t for t in found if t is not None]
+        if not found:
             return None
-        out[i] = ann.duration[match][0]
+        out[i] = found[0]
     return out
 
 
