@@ -138,6 +138,10 @@ def _log_to_stderr(quiet: bool) -> None:
 
 
 def _run(config, args) -> int:
+    if args.n_jobs > 1 and (args.engine == "local" or args.scheduler is None):
+        from .utils import start_fork_server
+
+        start_fork_server()  # before the driver's own imports, so the two overlap
     import pandas as pd
 
     from .benchmark import run_benchmark
@@ -168,6 +172,61 @@ def _cmd_quickstart(args) -> int:
     from .benchmark.quickstart import quickstart_config
 
     return _run(quickstart_config(args.dataset), args)
+
+
+def _log_online(quiet: bool = False) -> None:
+    import logging
+
+    logger = logging.getLogger("neurodecode.online")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def _cmd_train(args) -> int:
+    from .online import train_model
+
+    path = train_model(args.config, dataset=args.dataset, subject=args.subject, pipeline=args.pipeline,
+                       out=args.out, runs=args.runs, evaluation=args.evaluation)
+    print(f"model: {path}")
+    return 0
+
+
+def _cmd_replay(args) -> int:
+    from .online.lsl import play, recording
+
+    _log_online()
+    raw = recording(args.file, dataset=args.dataset, subject=args.subject, session=args.session, run=args.run)
+    print(f"streaming {args.name!r} ({raw.n_times / raw.info['sfreq'] * args.repeat:.0f} s); Ctrl-C stops",
+          flush=True)
+    try:
+        play(raw, args.name, chunk_size=args.chunk_size, repeat=args.repeat, wait=args.wait)
+    except KeyboardInterrupt:
+        print("stopped")
+    return 0
+
+
+def _cmd_online(args) -> int:
+    from .online import OnlineDecoder
+    from .online.report import latency_summary
+
+    _log_online()
+    decoder = OnlineDecoder(args.model)
+    table = decoder.run(args.stream, out=args.out, duration=args.duration, timeout=args.timeout)
+    summary = latency_summary(table, decoder.meta["step"])
+    print(", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items())
+          + (f"; log: {args.out}" if args.out else ""))
+    return 0
+
+
+def _cmd_report_online(args) -> int:
+    from .online import report_online
+
+    print(f"report: {report_online(args.log, args.output, args.step)}")
+    return 0
 
 
 def _add_run_options(p) -> None:
@@ -212,6 +271,39 @@ def build_parser() -> argparse.ArgumentParser:
                                      "pipelines on two of its subjects on disk")
     _add_run_options(p)
     p.set_defaults(func=_cmd_quickstart, output=None)
+    p = sub.add_parser("train", help="fit a pipeline for live decoding, as a definition's pseudo-online "
+                                     "evaluation fits it")
+    p.add_argument("config", help="benchmark definition (.yml or a shipped name) with a pseudo-online evaluation")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--subject", type=int, required=True)
+    p.add_argument("--pipeline", required=True)
+    p.add_argument("--out", required=True, help="model file to write (.ndmodel)")
+    p.add_argument("--runs", nargs="+", help="runs to train on (name or session/run; default: all)")
+    p.add_argument("--evaluation", help="label of the pseudo-online evaluation, when there are several")
+    p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("replay", help="stream a recording in real time over LSL, events as markers")
+    p.add_argument("file", nargs="?", help="a recording file")
+    p.add_argument("--dataset", help="or a dataset...")
+    p.add_argument("--subject", type=int, help="...subject")
+    p.add_argument("--session", help="(default: the first)")
+    p.add_argument("--run", help="(default: the first)")
+    p.add_argument("--name", required=True, help="name of the LSL stream")
+    p.add_argument("--chunk-size", type=int, default=10, help="samples per push")
+    p.add_argument("--repeat", type=int, default=1, help="times the recording is played")
+    p.add_argument("--wait", type=float, default=30.0, help="seconds to wait for a consumer before streaming")
+    p.set_defaults(func=_cmd_replay)
+    p = sub.add_parser("online", help="decode a live LSL stream with a model from neurodecode train")
+    p.add_argument("model", help="model file (.ndmodel)")
+    p.add_argument("--stream", required=True, help="name of the LSL stream")
+    p.add_argument("--out", help="decision log (.parquet; the live .jsonl is written beside it)")
+    p.add_argument("--duration", type=float, help="seconds to decode (default: until Ctrl-C)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to find the stream")
+    p.set_defaults(func=_cmd_online)
+    p = sub.add_parser("report-online", help="timeline, confusion and latency figures of a decision log")
+    p.add_argument("log", help="decision log of neurodecode online (.parquet or .jsonl)")
+    p.add_argument("--output", help="report folder (default: beside the log)")
+    p.add_argument("--step", type=float, help="decision step (s), to count late decisions")
+    p.set_defaults(func=_cmd_report_online)
     return parser
 
 

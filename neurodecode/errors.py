@@ -21,6 +21,7 @@ __all__ = [
     "MissingEventsError",
     "InvalidDataError",
     "ChannelMismatchError",
+    "StreamError",
     "UnknownNameError",
 ]
 
@@ -116,6 +117,10 @@ class InvalidDataError(_FileError, ValueError):
 
 class ChannelMismatchError(_FileError, ValueError):
     """A recording lacks declared channels, or its channels differ from what is expected."""
+
+
+class StreamError(NeurodecodeError, RuntimeError):
+    """A live (LSL) stream cannot be found, or it vanished while being decoded."""
 
 
 def check_option(kind: str, value, choices) -> None:

@@ -15,6 +15,7 @@ def pytest_configure(config):
     os.environ["NEURODECODE_DATA"] = str(MNE_DATA)
     os.environ["NEURODECODE_OFFLINE"] = "1"
     os.environ["MOABB_DOWNLOAD_PROVIDER"] = "upstream"
+    os.environ["NEURODECODE_LSL_SCOPE"] = "machine"  # LSL stays on loopback
     home = Path(config.rootpath) / ".pytest_home"  # never inside the shared data
     os.environ["NEURODECODE_HOME"] = str(home)
     os.environ["MOABB_RESULTS"] = str(home / "moabb")

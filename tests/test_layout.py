@@ -140,8 +140,9 @@ def _python(code: str, cwd: Path | None = None, env: dict | None = None) -> str:
 
 
 def test_models_and_evaluation_import_without_torch_or_moabb():
-    code = ("import sys, neurodecode.models, neurodecode.evaluation, neurodecode.cli\n"
-            "print(sorted(m for m in ('torch', 'moabb', 'mne', 'braindecode', 'sklearn') if m in sys.modules))")
+    code = ("import sys, neurodecode.models, neurodecode.evaluation, neurodecode.online, neurodecode.cli\n"
+            "print(sorted(m for m in ('torch', 'moabb', 'mne', 'braindecode', 'sklearn', 'mne_lsl')"
+            " if m in sys.modules))")
     assert _python(code) == "[]"
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from ..evaluation.pseudo_online import safe_name
 from ..utils import atomic_write, write_atomic_bytes
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "timeline_figure", "confusion_figure"]
 
 
 def _save(fig, path: Path) -> str:
@@ -71,10 +71,20 @@ def _decisions(output: Path, board: pd.DataFrame) -> tuple[pd.DataFrame | None, 
 
 
 def _timeline(decisions: pd.DataFrame, label: str, figures: Path, seconds: float = 90.0) -> tuple:
-    import matplotlib.pyplot as plt
-
     first = decisions.groupby(["subject", "session", "run"], sort=False).ngroup() == 0
     run = decisions[first]
+    head = run.iloc[0]
+    title = (f"{head['dataset']} subject {head['subject']} session {head['session']} run {head['run']}: "
+             f"{head['pipeline']} ({label}), first {seconds:g} s")
+    return "Pseudo-online decisions against the truth", timeline_figure(run, title, figures / "timeline.png",
+                                                                        seconds)
+
+
+def timeline_figure(run: pd.DataFrame, title: str, path: Path, seconds: float = 90.0) -> str:
+    """Decisions (dots) against the truth (steps) over the first ``seconds`` of one run's
+    decisions (columns ``time`` in s, ``truth``, ``prediction``); returns the figure's relative path."""
+    import matplotlib.pyplot as plt
+
     run = run[run["time"] <= run["time"].min() + seconds]
     classes = ["idle"] + sorted(set(run["truth"]) - {"idle"} | set(run["prediction"]) - {"idle"})
     code = {c: i for i, c in enumerate(classes)}
@@ -83,18 +93,13 @@ def _timeline(decisions: pd.DataFrame, label: str, figures: Path, seconds: float
     ax.plot(run["time"], run["prediction"].map(code), ".", ms=3, label="decision")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("time in the run (s)")
-    head = run.iloc[0]
-    ax.set_title(f"{head['dataset']} subject {head['subject']} session {head['session']} run {head['run']}: "
-                 f"{head['pipeline']} ({label}), first {seconds:g} s")
+    ax.set_title(title)
     ax.legend(loc="upper right")
-    return "Pseudo-online decisions against the truth", _save(fig, figures / "timeline.png")
+    return _save(fig, path)
 
 
 def _confusions(output: Path, board: pd.DataFrame, figures: Path) -> list[tuple]:
     """Confusion matrices (rows: truth, normalised) of the scored pseudo-online decisions."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
-
     out = []
     online = board[board["evaluation"].str.startswith("pseudo-online")]
     for (dataset, evaluation), g in online.groupby(["dataset", "evaluation"], sort=False):
@@ -107,16 +112,25 @@ def _confusions(output: Path, board: pd.DataFrame, figures: Path) -> list[tuple]
                 tables.append((pipeline, d[d["scored"]]))
         if not tables:
             continue
-        fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4), squeeze=False)
-        for ax, (pipeline, d) in zip(axes[0], tables):
-            labels = sorted(set(d["truth"]) | set(d["prediction"]))
-            ConfusionMatrixDisplay.from_predictions(d["truth"], d["prediction"], labels=labels, normalize="true",
-                                                    ax=ax, colorbar=False, values_format=".2f")
-            ax.set_title(pipeline)
-        fig.suptitle(f"{dataset}, {evaluation}: decisions, normalised per true class")
         out.append((f"Confusion matrices: {dataset}, {evaluation}",
-                    _save(fig, figures / f"confusion_{_file(dataset)}_{_file(evaluation)}.png")))
+                    confusion_figure(tables, f"{dataset}, {evaluation}: decisions, normalised per true class",
+                                     figures / f"confusion_{_file(dataset)}_{_file(evaluation)}.png")))
     return out
+
+
+def confusion_figure(tables: list[tuple[str, pd.DataFrame]], title: str, path: Path) -> str:
+    """One confusion matrix (rows: truth, normalised) per ``(name, decisions)``; returns the relative path."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4), squeeze=False)
+    for ax, (name, d) in zip(axes[0], tables):
+        labels = sorted(set(d["truth"]) | set(d["prediction"]))
+        ConfusionMatrixDisplay.from_predictions(d["truth"], d["prediction"], labels=labels, normalize="true",
+                                                ax=ax, colorbar=False, values_format=".2f")
+        ax.set_title(name)
+    fig.suptitle(title)
+    return _save(fig, path)
 
 
 def _detector_curves(output: Path, board: pd.DataFrame, figures: Path) -> list[tuple]:

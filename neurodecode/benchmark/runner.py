@@ -9,13 +9,16 @@ from time import perf_counter
 import pandas as pd
 
 from ..errors import ConfigError, check_option
+from ..utils import start_fork_server
 from .config import load_config
 from .store import FolderLock, ResultStore
-from .tasks import Task, build_tasks, identity, run_task
+from .tasks import Task, Unit, build_tasks, build_units, identity, iter_unit, run_unit
 
 __all__ = ["run_benchmark", "BenchmarkResult", "ENGINES"]
 
 ENGINES = ("local", "dask")
+#: How many times a unit may lose its worker (killed, out of memory) before it is an error.
+LOST_WORKERS = 3
 logger = logging.getLogger("neurodecode.benchmark")
 
 
@@ -51,10 +54,14 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
                   scheduler: str | None = None, quiet: bool = False, report: bool = True) -> BenchmarkResult:
     """Run a benchmark definition to leaderboard CSVs and a report.
 
-    Tasks are (dataset, subject, pipeline, evaluation). Each finished task's
-    rows go to the append-only store in the output folder at once (see
+    Tasks are (dataset, subject, pipeline, evaluation); a worker runs a unit,
+    the tasks of one (dataset, subject, evaluation), loading the subject once
+    for all its pipelines. Each finished task's rows go to the append-only
+    store in the output folder (see
     :class:`~neurodecode.benchmark.store.ResultStore`), so an interrupted run
-    resumes where it stopped; only this process writes the store.
+    resumes where it stopped. Workers return rows and decisions; only this
+    process writes, so remote workers need no access to its disk. A unit whose
+    worker dies is run again on another worker, up to 3 times.
 
     Parameters
     ----------
@@ -94,6 +101,8 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
     check_option("engine", engine, ENGINES)
     if not isinstance(n_jobs, int) or n_jobs < 1:
         raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+    if n_jobs > 1 and (engine == "local" or scheduler is None):
+        start_fork_server()  # its imports overlap the checks below (the CLI starts it even earlier)
     cfg = load_config(config, output=output)
     store = ResultStore(cfg.output)
     with FolderLock(cfg.output) as lock:
@@ -139,7 +148,10 @@ def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, sch
 
     from ..evaluation.pseudo_online import write_decisions
 
-    runs = _dask(todo, n_jobs, scheduler) if engine == "dask" else _local(todo, n_jobs)
+    units = build_units(todo)
+    if not quiet and units:
+        logger.info(f"{len(units)} unit(s) of (dataset, subject, evaluation), each loaded once for its pipelines")
+    runs = _dask(units, n_jobs, scheduler) if engine == "dask" else _local(units, n_jobs)
     bar = tqdm(total=len(todo), unit="task", desc="benchmark", disable=quiet or not todo)
     with logging_redirect_tqdm([logging.root, logger]), bar:
         for i, (task, (rows, status, message, files), seconds) in enumerate(runs, 1):
@@ -157,65 +169,87 @@ def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, sch
                 logger.warning(f"[{i}/{len(todo)}] {task.describe()}: FAILED {message}")
 
 
-def _timed(task: Task):
-    t0 = perf_counter()
-    out = run_task(task)
-    return out, perf_counter() - t0
-
-
-def _crashed(task: Task, exc: BaseException):
-    """The result of a task whose worker died."""
+def _lost(unit: Unit, exc: BaseException):
+    """The results of a unit whose worker died more often than it may."""
     message = f"worker lost: {type(exc).__name__}: {exc}".splitlines()[0]
-    row = {**identity(task), "score": float("nan"), "error": message}
-    return [row], "error", message, {}
+    for task in unit.tasks:
+        row = {**identity(task), "score": float("nan"), "error": message}
+        yield task, ([row], "error", message, {}), float("nan")
 
 
-def _local(todo: list[Task], n_jobs: int):
-    if n_jobs == 1:
-        for task in todo:
-            out, seconds = _timed(task)
-            yield task, out, seconds
+def _local(units: list[Unit], n_jobs: int):
+    if n_jobs == 1:  # this process, each pipeline's result as soon as it exists
+        for unit in units:
+            yield from iter_unit(unit)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
-    # spawn: workers must not inherit torch/BLAS thread pools from a fork
-    with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_timed, t): t for t in todo}
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                out, seconds = future.result()
-            except Exception as exc:  # noqa: BLE001  (a dead worker fails its task only)
-                out, seconds = _crashed(task, exc), float("nan")
-            yield task, out, seconds
+    # A worker that dies breaks the whole pool: the units it had not returned go to a fresh
+    # pool, each at most LOST_WORKERS times, so one lost worker costs only unfinished units.
+    losses = dict.fromkeys((u.id for u in units), 0)
+    pending = units
+    while pending:
+        with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            futures = {pool.submit(run_unit, u): u for u in pending}
+            pending = []
+            for future in as_completed(futures):
+                unit = futures[future]
+                try:
+                    results = future.result()
+                except BrokenProcessPool as exc:
+                    losses[unit.id] += 1
+                    if losses[unit.id] <= LOST_WORKERS:
+                        logger.warning(f"{unit.describe()}: its worker died; running it again")
+                        pending.append(unit)
+                    else:
+                        yield from _lost(unit, exc)
+                    continue
+                except Exception as exc:  # noqa: BLE001  (e.g. a result that cannot be pickled)
+                    yield from _lost(unit, exc)
+                    continue
+                yield from results
 
 
-def _dask(todo: list[Task], n_jobs: int, scheduler: str | None):
+def _dask(units: list[Unit], n_jobs: int, scheduler: str | None):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
         raise ConfigError("the dask engine needs dask.distributed: pip install 'dask[distributed]'") from exc
-    if not todo:
+    if not units:
         return
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        import dask
+
+        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which also pins glibc's mmap
+        # threshold: every large NumPy temporary is then mapped and zeroed anew, and generating and
+        # filtering signals ran 1.7x slower than in a plain process (benchmarks/benchmark_engines.py)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                              "distributed.worker.multiprocessing-method": "forkserver"}):
+            cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
     try:
         client = Client(scheduler or cluster)
     except OSError as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
-        futures = [client.submit(_timed, t, key=f"neurodecode-{t.id}-{os.getpid()}", pure=False) for t in todo]
-        by_key = {f.key: t for f, t in zip(futures, todo)}
+        # The scheduler reruns the unit of a worker that dies on another worker, up to its
+        # `distributed.scheduler.allowed-failures` times (3 by default), then raises KilledWorker.
+        futures = [client.submit(run_unit, u, key=f"neurodecode-{u.id}-{os.getpid()}", pure=False)
+                   for u in units]
+        by_key = {f.key: u for f, u in zip(futures, units)}
         for future in as_completed(futures):
-            task = by_key[future.key]
+            unit = by_key[future.key]
             try:
-                out, seconds = future.result()
+                results = future.result()
             except Exception as exc:  # noqa: BLE001
-                out, seconds = _crashed(task, exc), float("nan")
-            yield task, out, seconds
+                yield from _lost(unit, exc)
+                continue
+            finally:
+                future.release()  # the driver has the rows; the cluster's memory can go
+            yield from results
     finally:
         client.close()
         if cluster is not None:

@@ -1,11 +1,19 @@
-"""Benchmark tasks, one per (dataset, subject, pipeline, evaluation), and the work a worker does.
+"""Benchmark tasks and the units that workers run.
 
-A task holds plain data only, so it can be sent to another process or a Dask
-worker; :func:`run_task` rebuilds the dataset, paradigm, pipeline and
-evaluation there and returns result rows. It never writes the store.
+A task is (dataset, subject, pipeline, evaluation): the store keeps each
+task's rows under its own id, so results are kept, resumed and overwritten
+pipeline by pipeline. A unit is (dataset, subject, evaluation) with the
+tasks of that subject still to run: a worker loads and preprocesses the
+subject once, then runs every pipeline on it, as MOABB's ``process()`` does.
+
+Tasks and units hold plain data only, so they can be sent to another process
+or a Dask worker; :func:`iter_unit` rebuilds the dataset, paradigm,
+pipelines and evaluation there and returns result rows and decision tables.
+It never writes anything.
 """
 from __future__ import annotations
 
+import copy
 import tempfile
 import traceback
 import warnings
@@ -19,7 +27,8 @@ from ..moabb_api import OFFLINE_EVALUATIONS as OFFLINE
 from ..preprocessing import Recipe
 from ..utils import digest
 
-__all__ = ["Task", "build_tasks", "run_task", "make_paradigm", "build_pipeline", "identity"]
+__all__ = ["Task", "Unit", "build_tasks", "build_units", "iter_unit", "run_unit", "make_paradigm",
+           "build_pipeline", "identity", "pseudo_online_evaluation"]
 
 #: MOABB's result-row names for the counts that its evaluations yield under other names.
 _RENAME = {"n_samples": "samples", "n_channels": "channels"}
@@ -94,14 +103,38 @@ def _chance(paradigm, dataset, evaluation: dict) -> float:
     return 0.5 if scoring == "roc_auc" else 1.0 / len(paradigm.used_events(dataset))
 
 
-def run_task(task: Task) -> tuple[list[dict], str, str, dict]:
-    """Run one task; return ``(rows, status, message, files)``.
+Outcome = tuple[list[dict], str, str, dict]  # rows, status, message, files
 
-    ``status`` is ``"ok"``, or ``"error"`` with one error row and the
-    exception as ``message``: a pipeline that crashes is a result, not the
-    end of the benchmark. ``files`` maps paths relative to the output folder
-    to tables (the pseudo-online decisions): a worker writes nothing, so it
-    needs no access to the driver's disk.
+
+@dataclass(frozen=True)
+class Unit:
+    """The tasks of one subject of one dataset under one evaluation, run by one worker on one load."""
+
+    id: str
+    tasks: tuple[Task, ...]
+
+    def describe(self) -> str:
+        t = self.tasks[0]
+        return f"{t.dataset['code']} sub-{t.subject} {t.evaluation['label']} ({len(self.tasks)} pipeline(s))"
+
+
+def build_units(tasks: list[Task]) -> list[Unit]:
+    """Group tasks into units of (dataset, subject, evaluation), in the order the tasks come."""
+    groups: dict = {}
+    for t in tasks:
+        groups.setdefault((digest(t.dataset), t.subject, digest(t.evaluation)), []).append(t)
+    return [Unit(digest([t.id for t in ts]), tuple(ts)) for ts in groups.values()]
+
+
+def iter_unit(unit: Unit):
+    """Run a unit's pipelines one by one; yield ``(task, (rows, status, message, files), seconds)``.
+
+    The subject is loaded and preprocessed once, by the first pipeline, and
+    kept for the others. ``status`` is ``"ok"``, or ``"error"`` with one error
+    row and the exception as ``message``: a pipeline that crashes is a result,
+    not the end of the benchmark. ``files`` maps paths relative to the output
+    folder to tables (the pseudo-online decisions): a worker writes nothing, so
+    it needs no access to the driver's disk.
     """
     import logging
 
@@ -112,18 +145,28 @@ def run_task(task: Task) -> tuple[list[dict], str, str, dict]:
     apply()
     mne.set_log_level("ERROR")
     logging.getLogger("moabb").setLevel(logging.ERROR)
-    t0 = perf_counter()
-    try:
-        with warnings.catch_warnings(), _threads(task.threads):
-            warnings.simplefilter("ignore")
-            rows, files = _evaluate(task)
-    except Exception as exc:  # noqa: BLE001  (recorded as an error row)
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        detail = traceback.format_exc(limit=-3)
-        row = {**identity(task), "score": float("nan"), "time": perf_counter() - t0, "error": message,
-               "traceback": detail}
-        return [row], "error", message, {}
-    return rows, "ok", "", files
+    shared = None
+    with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
+        for task in unit.tasks:
+            t0 = perf_counter()
+            # limits and filters are set around each pipeline, never across a yield
+            with warnings.catch_warnings(), _threads(task.threads):
+                warnings.simplefilter("ignore")
+                try:
+                    shared = shared or _SubjectWork(task, scratch)
+                    rows, files = shared.evaluate(task)
+                    out: Outcome = (rows, "ok", "", files)
+                except Exception as exc:  # noqa: BLE001  (recorded as an error row)
+                    message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                    row = {**identity(task), "score": float("nan"), "time": perf_counter() - t0,
+                           "error": message, "traceback": traceback.format_exc(limit=-3)}
+                    out = ([row], "error", message, {})
+            yield task, out, perf_counter() - t0
+
+
+def run_unit(unit: Unit) -> list[tuple[Task, Outcome, float]]:
+    """:func:`iter_unit` as a list: what a worker process returns to the driver."""
+    return list(iter_unit(unit))
 
 
 @contextmanager
@@ -151,65 +194,99 @@ def identity(task: Task) -> dict:
             "recipe_digest": task.recipe_digest, "seed": task.seed, "task": task.id}
 
 
-def _evaluate(task: Task) -> tuple[list[dict], dict]:
-    from ..datasets import get_dataset
+class _SubjectWork:
+    """What the pipelines of a unit share: the dataset, and a paradigm (offline) or a
+    pseudo-online evaluation (replay) that keeps the subject's data once loaded."""
 
-    subjects = task.dataset["subjects"] if _needs_all(task.evaluation) else [task.subject]
-    dataset = with_channel_types(get_dataset(task.dataset["name"], subjects=subjects, **task.dataset["params"]),
-                                 task.paradigm.get("ch_types"))
-    paradigm = make_paradigm(task.paradigm)
-    recipe = Recipe.coerce(task.recipe)
-    pipeline = build_pipeline(task.pipeline, getattr(paradigm, "resample", None))
-    name = task.pipeline["name"]
-    files: dict = {}
-    with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
+    def __init__(self, task: Task, scratch: str):
+        from ..datasets import get_dataset
+
+        subjects = task.dataset["subjects"] if _needs_all(task.evaluation) else [task.subject]
+        self.dataset = with_channel_types(get_dataset(task.dataset["name"], subjects=subjects,
+                                                      **task.dataset["params"]), task.paradigm.get("ch_types"))
+        paradigm = make_paradigm(task.paradigm)
+        self.sfreq = getattr(paradigm, "resample", None)
+        self.chance = _chance(paradigm, self.dataset, task.evaluation)
+        recipe = Recipe.coerce(task.recipe)
         if task.evaluation["type"] in OFFLINE:
-            raw_rows = _offline(task, dataset, paradigm, recipe, name, pipeline, scratch)
+            if recipe.steps:
+                from ..preprocessing import with_recipe
+
+                paradigm = with_recipe(paradigm, recipe)
+            self.paradigm = remembering(paradigm)
         else:
-            raw_rows, files = _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch)
-    chance = _chance(paradigm, dataset, task.evaluation)
-    out = []
-    for raw in raw_rows:
-        row = {_RENAME.get(k, k): v for k, v in raw.items() if k not in ("dataset", "pipeline")}
-        row.update(identity(task), session=str(raw["session"]), n_sessions=task.dataset["n_sessions"],
-                   chance=chance, error="")
-        row["subject"] = int(raw["subject"])
-        out.append(row)
-    return out, files
+            self.online = pseudo_online_evaluation(task, self.dataset, paradigm, recipe, scratch)
+
+    def evaluate(self, task: Task) -> tuple[list[dict], dict]:
+        name = task.pipeline["name"]
+        pipeline = build_pipeline(task.pipeline, self.sfreq)
+        files: dict = {}
+        if task.evaluation["type"] in OFFLINE:
+            raw_rows = self._offline(task, name, pipeline)
+        else:
+            from ..evaluation.pseudo_online import safe_name
+
+            raw_rows = self.online.evaluate_subject(self.dataset, task.subject, {name: pipeline})
+            folder = Path("predictions") / safe_name(task.evaluation["label"])  # relative: the driver writes
+            files = {str(folder / rel): table for rel, table in self.online.decisions.items()}
+            self.online.decisions.clear()
+        out = []
+        for raw in raw_rows:
+            row = {_RENAME.get(k, k): v for k, v in raw.items() if k not in ("dataset", "pipeline")}
+            row.update(identity(task), session=str(raw["session"]), n_sessions=task.dataset["n_sessions"],
+                       chance=self.chance, error="")
+            row["subject"] = int(raw["subject"])
+            out.append(row)
+        return out, files
+
+    def _offline(self, task, name, pipeline) -> list[dict]:
+        """MOABB's own evaluation of one subject, through its public ``process()``: the scores are
+        exactly those MOABB prints (float32, as its results store keeps them)."""
+        from sklearn.metrics import make_scorer
+
+        from ..evaluation.compare import moabb_groups
+        from ..evaluation.metrics import nmcc
+        from ..moabb_api import offline_rows
+
+        [(pipelines, extra)] = moabb_groups({name: pipeline})
+        split = task.evaluation["type"]
+        held_out = task.subject if split == "cross-subject" else None
+        # nMCC over the N task classes, on MOABB's own folds, beside its score
+        return offline_rows(split, self.paradigm, self.dataset, pipelines, seed=task.seed, subject=held_out,
+                            extra_scores={"nmcc": make_scorer(nmcc)}, **extra)
 
 
-def _offline(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:
-    """MOABB's own evaluation of one subject, through its public ``process()``: the scores are
-    exactly those MOABB prints (float32, as its results store keeps them)."""
-    from ..evaluation.compare import moabb_groups
-    from ..moabb_api import offline_rows
-    from ..preprocessing import with_recipe
-
-    if recipe.steps:
-        paradigm = with_recipe(paradigm, recipe)
-    [(pipelines, extra)] = moabb_groups({name: pipeline})
-    split = task.evaluation["type"]
-    held_out = task.subject if split == "cross-subject" else None
-    from sklearn.metrics import make_scorer
-
-    from ..evaluation.metrics import nmcc
-
-    # nMCC over the N task classes, on MOABB's own folds, beside its score
-    return offline_rows(split, paradigm, dataset, pipelines, seed=task.seed, subject=held_out,
-                        extra_scores={"nmcc": make_scorer(nmcc)}, **extra)
+def remembering(paradigm):
+    """A copy of a MOABB paradigm whose ``get_data`` keeps its last result and returns it again
+    for the same arguments, so that the ``process()`` calls of a unit's pipelines share one
+    load (and one preprocessing) of the subject; copies of it share the memory."""
+    new = copy.copy(paradigm)
+    cls = type(paradigm)
+    new.__class__ = type(cls.__name__, (_Remembering, cls), {})
+    new.last_load = {}
+    return new
 
 
-def _pseudo_online(task, dataset, paradigm, recipe, name, pipeline, scratch) -> list[dict]:
+class _Remembering:
+    last_load: dict
+
+    def get_data(self, dataset, *args, **kwargs):
+        key = repr((dataset.code, list(dataset.subject_list), args, sorted(kwargs.items())))
+        if key not in self.last_load:
+            self.last_load.clear()  # one load in memory at a time
+            self.last_load[key] = super().get_data(dataset, *args, **kwargs)
+        return self.last_load[key]
+
+
+def pseudo_online_evaluation(task: Task, dataset, paradigm, recipe, scratch: str):
+    """The :class:`~neurodecode.evaluation.PseudoOnlineEvaluation` of a pseudo-online task, as the
+    benchmark runs it (also what ``neurodecode train`` fits a live decoder with)."""
     from ..evaluation import PseudoOnlineEvaluation
-    from ..evaluation.pseudo_online import safe_name
 
-    folder = Path("predictions") / safe_name(task.evaluation["label"])  # relative: the driver writes
     settings = dict(task.evaluation["settings"])
     if task.paradigm.get("ch_types"):
         settings["ch_types"] = task.paradigm["ch_types"]
     if task.dataset.get("task_interval") is not None:  # declared per dataset in the benchmark
         settings["task_interval"] = {dataset.code: task.dataset["task_interval"]}
-    ev = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,
-                                keep_decisions=True, error_score="raise", **settings)
-    rows = ev.evaluate_subject(dataset, task.subject, {name: pipeline})
-    return rows, {str(folder / rel): table for rel, table in ev.decisions.items()}
+    return PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,
+                                  keep_decisions=True, error_score="raise", **settings)

@@ -122,7 +122,10 @@ class _SyntheticBase(GeneratedDataset):
     _events: dict
     _interval: list
     _generation = ("n_sessions", "n_runs", "n_trials", "channels", "sfreq", "snr", "artifact_rates",
-                   "line_freq", "seed")
+                   "line_freq", "seed", "generator_version")
+    #: Changes when the same settings generate other signals (2: float32, in place), so that
+    #: cached preprocessed runs of an earlier generator are not reused.
+    generator_version = 2
 
     def __init__(
         self,
@@ -222,21 +225,26 @@ class _SyntheticBase(GeneratedDataset):
         n_times = int(np.ceil((events["onset"].iloc[-1] + self._interval[1] + self._tail) * self.sfreq))
         times = np.arange(n_times) / self.sfreq
 
-        brain = self._background(rng, n_times, traits) + self._task(rng, events, times, traits)
-        nuisance = self._line_and_drift(rng, times)
-        artifacts, artifact_signal = self._artifacts(rng, n_times)
-        data = (brain + nuisance + artifact_signal) * 1e-6
+        # One float32 array, every component added in place: a 20-minute run of 64 channels
+        # peaks near four times its own size, not at a dozen float64 copies.
+        data = np.empty((len(self.channels), n_times), np.float32)
+        self._background(rng, n_times, traits, out=data)
+        self._task(rng, events, times, traits, out=data)
+        brain = data * np.float32(1e-6) if clean else None
+        self._line_and_drift(rng, times, out=data)
+        artifacts = self._artifacts(rng, n_times, out=data)
+        data *= np.float32(1e-6)  # µV to V
 
         info = mne.create_info(self.channels, self.sfreq, ch_types="eeg")
         info["line_freq"] = self.line_freq
-        raw = mne.io.RawArray(data, info, verbose=False)
+        raw = mne.io.RawArray(data, info, verbose=False)  # MNE keeps float64
+        del data
         raw.set_montage(standard_montage_name(), match_case=False, verbose=False)
         raw.set_annotations(mne.Annotations(
             events["onset"].to_numpy(), events["duration"].to_numpy(), events["label"].tolist()
         ))
         events["sample"] = np.round(events["onset"] * self.sfreq).astype(int)
-        truth = RunTruth(events[["onset", "sample", "label", "duration"]], artifacts, self.sfreq,
-                         brain * 1e-6 if clean else None)
+        truth = RunTruth(events[["onset", "sample", "label", "duration"]], artifacts, self.sfreq, brain)
         return raw, truth
 
     _lead = 2.0  # idle seconds before the first trial
@@ -249,33 +257,40 @@ class _SyntheticBase(GeneratedDataset):
         onsets = self._lead + np.concatenate([[0.0], np.cumsum(task + gaps)[:-1]])
         return pd.DataFrame({"onset": onsets, "label": labels, "duration": task})
 
-    def _background(self, rng, n_times, traits) -> np.ndarray:
+    def _background(self, rng, n_times, traits, out: np.ndarray) -> None:
+        """Write the resting background (µV) into ``out``."""
         n_ch = len(self.channels)
         # Volume conduction: neighbouring electrodes see correlated sources.
         dist = np.linalg.norm(self._positions[:, None] - self._positions[None], axis=-1)
         mixing = np.exp(-((dist / 0.04) ** 2))
         mixing /= np.linalg.norm(mixing, axis=1, keepdims=True)
-        pink = mixing @ _colored_noise(rng, (n_ch, n_times), self.sfreq, exponent=1.0)
+        pink = _colored_noise(rng, (n_ch, n_times), self.sfreq, exponent=1.0, dtype=np.float32)
+        np.matmul((10.0 * mixing).astype(np.float32), pink, out=out)
+        del pink
         alpha = _narrowband(rng, n_times, self.sfreq, traits["alpha"], 1.0)
         alpha *= 1.0 + 0.5 * _narrowband(rng, n_times, self.sfreq, 0.2, 0.1)  # waxing and waning
-        return 10.0 * pink + 6.0 * np.outer(self._pattern("Oz", 0.08), alpha)
+        _add_outer(out, 6.0 * self._pattern("Oz", 0.08), alpha)
 
-    def _task(self, rng, events, times, traits) -> np.ndarray:
+    def _task(self, rng, events, times, traits, out: np.ndarray) -> None:
+        """Add the task signal (µV) to ``out``."""
         raise NotImplementedError
 
-    def _line_and_drift(self, rng, times) -> np.ndarray:
+    def _line_and_drift(self, rng, times, out: np.ndarray) -> None:
         n_ch = len(self.channels)
-        line = rng.uniform(2.0, 6.0, (n_ch, 1)) * np.sin(
-            2 * np.pi * self.line_freq * times + rng.uniform(0, 2 * np.pi, (n_ch, 1)))
+        amplitudes, line_phases = rng.uniform(2.0, 6.0, n_ch), rng.uniform(0, 2 * np.pi, n_ch)
         freqs = rng.uniform(0.01, 0.1, (n_ch, 3))
         phases = rng.uniform(0, 2 * np.pi, (n_ch, 3))
-        drift = 15.0 * np.sin(2 * np.pi * freqs[..., None] * times + phases[..., None]).sum(axis=1)
-        return line + drift
+        for ch in range(n_ch):  # channel by channel: phases in float64, no (channels, times) temporaries
+            wave = amplitudes[ch] * np.sin(2 * np.pi * self.line_freq * times + line_phases[ch])
+            for f, phase in zip(freqs[ch], phases[ch]):
+                wave += 15.0 * np.sin(2 * np.pi * f * times + phase)
+            out[ch] += wave
 
-    def _artifacts(self, rng, n_times):
+    def _artifacts(self, rng, n_times, out: np.ndarray) -> pd.DataFrame:
+        """Add blinks, muscle bursts and electrode pops (µV) to ``out``; return their table."""
         sf, n_ch = self.sfreq, len(self.channels)
         minutes = n_times / sf / 60.0
-        signal = np.zeros((n_ch, n_times))
+        signal = out
         rows = []
         eyes = self._pattern("Fpz", 0.06)
         for onset in _poisson_onsets(rng, self.artifact_rates["blink"] * minutes, n_times / sf - 0.5):
@@ -299,7 +314,7 @@ class _SyntheticBase(GeneratedDataset):
             signal[ch, start:stop] += rng.choice([-1, 1]) * rng.uniform(50, 200) * decay
             rows.append(("pop", onset, (stop - start) / sf, (self.channels[ch],)))
         artifacts = pd.DataFrame(rows, columns=["kind", "onset", "duration", "channels"])
-        return artifacts.sort_values("onset", ignore_index=True), signal
+        return artifacts.sort_values("onset", ignore_index=True)
 
     def _channels_over(self, weights: np.ndarray, threshold: float = 0.3) -> tuple:
         return tuple(ch for ch, w in zip(self.channels, weights) if w >= threshold)
@@ -363,10 +378,9 @@ class SyntheticMI(_SyntheticBase):
                          channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
                          line_freq=line_freq, seed=seed)
 
-    def _task(self, rng, events, times, traits):
+    def _task(self, rng, events, times, traits, out):
         n = len(times)
         erd = min(0.95, 0.5 * self.snr)
-        out = np.zeros((len(self.channels), n))
         sources = {"C3": ("right_hand",), "C4": ("left_hand",), "Cz": ("feet",)}
         for site, classes in sources.items():
             contra = self._envelope(events, times, classes)
@@ -378,8 +392,7 @@ class SyntheticMI(_SyntheticBase):
             beta_gain = mu_gain + 0.5 * erd * rebound
             rhythm = (6.0 * mu_gain * _narrowband(rng, n, self.sfreq, traits["mu"], 1.0)
                       + 3.0 * beta_gain * _narrowband(rng, n, self.sfreq, traits["beta"], 2.0))
-            out += np.outer(self._pattern(site, 0.035), rhythm)
-        return out
+            _add_outer(out, self._pattern(site, 0.035), rhythm)
 
 
 class SyntheticSSVEP(_SyntheticBase):
@@ -410,7 +423,7 @@ class SyntheticSSVEP(_SyntheticBase):
                          channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
                          line_freq=line_freq, seed=seed)
 
-    def _task(self, rng, events, times, traits):
+    def _task(self, rng, events, times, traits, out):
         response = np.zeros_like(times)
         for label in self._events:
             env = self._envelope(events.assign(onset=events["onset"] + 0.1), times, (label,), ramp=0.2)
@@ -418,7 +431,7 @@ class SyntheticSSVEP(_SyntheticBase):
             for k, gain in enumerate((1.0, 0.5, 0.25), start=1):
                 if k * freq < self.sfreq / 2:
                     response += gain * env * np.sin(2 * np.pi * k * freq * times + rng.uniform(0, 2 * np.pi))
-        return 2.0 * self.snr * np.outer(self._pattern("Oz", 0.06), response)
+        _add_outer(out, 2.0 * self.snr * self._pattern("Oz", 0.06), response)
 
 
 class SyntheticP300(_SyntheticBase):
@@ -452,8 +465,7 @@ class SyntheticP300(_SyntheticBase):
             t += self._flashes * self._soa + rng.uniform(2.0, 3.0)
         return pd.DataFrame(rows, columns=["onset", "label"]).assign(duration=self._interval[1])
 
-    def _task(self, rng, events, times, traits):
-        out = np.zeros((len(self.channels), len(times)))
+    def _task(self, rng, events, times, traits, out):
         visual, parietal, central = (self._pattern(s, w) for s, w in (("Oz", 0.06), ("Pz", 0.07), ("Cz", 0.06)))
         win = np.arange(int(0.8 * self.sfreq)) / self.sfreq
 
@@ -469,7 +481,6 @@ class SyntheticP300(_SyntheticBase):
             jitter = rng.uniform(0.8, 1.2)  # trial-to-trial amplitude variability
             erp = evoked + jitter * target if label == "Target" else evoked
             out[:, start:stop] += erp[:, : stop - start]
-        return out
 
 
 def generate_subject(dataset, subject) -> dict:
@@ -481,14 +492,22 @@ def generate_subject(dataset, subject) -> dict:
     return out
 
 
-def _colored_noise(rng, shape, sfreq, exponent=1.0, fmin=0.5):
-    """Gaussian noise with power ~ 1/f**exponent above ``fmin`` Hz, unit variance."""
+def _colored_noise(rng, shape, sfreq, exponent=1.0, fmin=0.5, dtype=np.float64):
+    """Gaussian noise with power ~ 1/f**exponent above ``fmin`` Hz, unit variance, in ``dtype``."""
     n = shape[-1]
-    spectrum = np.fft.rfft(rng.standard_normal(shape), axis=-1)
+    spectrum = np.fft.rfft(rng.standard_normal(shape, dtype=dtype), axis=-1)
     freqs = np.fft.rfftfreq(n, 1.0 / sfreq)
-    gain = np.where(freqs >= fmin, np.maximum(freqs, fmin) ** (-exponent / 2), 0.0)
-    out = np.fft.irfft(spectrum * gain, n=n, axis=-1)
-    return out / out.std(axis=-1, keepdims=True)
+    spectrum *= np.where(freqs >= fmin, np.maximum(freqs, fmin) ** (-exponent / 2), 0.0).astype(dtype)
+    out = np.fft.irfft(spectrum, n=n, axis=-1)
+    del spectrum
+    out /= out.std(axis=-1, keepdims=True)
+    return out
+
+
+def _add_outer(out: np.ndarray, weights: np.ndarray, signal: np.ndarray) -> None:
+    """``out += np.outer(weights, signal)`` row by row, without a (channels, times) temporary."""
+    for row, w in zip(out, weights):
+        row += w * signal
 
 
 def _narrowband(rng, n, sfreq, freq, bandwidth):

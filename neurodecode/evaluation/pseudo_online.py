@@ -202,7 +202,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         #: ``{"<dataset>/sub-…_ses-…_run-…_<pipeline>.parquet": decisions}`` when ``keep_decisions``
         self.decisions: dict = {}
         self.cache = cache
-        self._streams: dict = {}  # cross-subject only
+        # loaded runs, kept so several pipelines read a subject once; one subject at a time,
+        # except cross-subject, whose folds all need every subject
+        self._streams: dict = {}
         super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
                          overwrite=overwrite, error_score=error_score, suffix=suffix,
                          hdf5_path=hdf5_path, additional_columns=["run", *METRIC_COLUMNS])
@@ -335,7 +337,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                     self._streams[dataset.code, s] = self.streams(dataset, s)
             return list(cross_subject_folds(
                 subject, {s: self._streams[dataset.code, s] for s in dataset.subject_list}))
-        sessions = self.streams(dataset, subject)
+        if (dataset.code, subject) not in self._streams:
+            self._streams = {(dataset.code, subject): self.streams(dataset, subject)}
+        sessions = self._streams[dataset.code, subject]
         if self.split == "cross-session":
             return list(cross_session_folds(sessions))
         sfreq = next(iter(sessions.values()))[0].sfreq

@@ -32,7 +32,7 @@ class SavedModel:
     estimator : scikit-learn estimator
     meta : dict
         ``recipe_digest``, ``ch_names``, ``sfreq`` (Hz), ``n_times``,
-        ``classes``, ``versions``.
+        ``classes``, and ``online`` for a model fitted for live decoding.
     """
 
     estimator: BaseEstimator
@@ -76,7 +76,7 @@ class SavedModel:
         return self.estimator.predict_proba(windows.X)
 
 
-def save_model(estimator: BaseEstimator, path: str | Path, windows, recipe=None) -> Path:
+def save_model(estimator: BaseEstimator, path: str | Path, windows, recipe=None, *, online: dict | None = None) -> Path:
     """Save a fitted estimator with the layout of the windows it was trained on.
 
     Parameters
@@ -89,6 +89,12 @@ def save_model(estimator: BaseEstimator, path: str | Path, windows, recipe=None)
         The training windows (only their layout is stored).
     recipe : neurodecode.preprocessing.Recipe | str | None
         The recipe, or its digest, that produced the windows.
+    online : dict | None
+        What a live decoder needs beyond the layout (see
+        :func:`neurodecode.online.train_model`): ``window`` and ``step`` (s),
+        ``idle``, ``smoothing``, ``classes``, ``rest``, ``recipe`` (the causal
+        recipe as a dict) and ``input_info`` (the :class:`mne.Info` of the
+        stream it reads, units and positions included).
 
     Returns
     -------
@@ -103,6 +109,8 @@ def save_model(estimator: BaseEstimator, path: str | Path, windows, recipe=None)
     meta = {"format": FORMAT, "neurodecode": __version__, "recipe_digest": digest,
             "ch_names": list(windows.ch_names), "sfreq": float(windows.sfreq),
             "n_times": int(windows.X.shape[-1]), "classes": [str(c) for c in getattr(estimator, "classes_", [])]}
+    if online is not None:
+        meta["online"] = online
     path = Path(path)
     write_atomic_bytes(path, pickle.dumps({"meta": meta, "estimator": estimator},
                                           protocol=pickle.HIGHEST_PROTOCOL))
