@@ -91,7 +91,7 @@ def main() -> int:
     wall = time.perf_counter() - t0
     clean_folder = tmp / "clean"
     (tmp / "clean.yml").write_text(yaml.safe_dump({**config, "output": str(clean_folder)}))
-    clean = _run(cmd[:3] + [str(tmp / "clean.yml")] + cmd[4:], env, 1800)
+    clean = _run(cmd[:4] + [str(tmp / "clean.yml")] + cmd[5:], env, 1800)
     if clean.returncode != 0:
         print(f"the clean run failed: {clean.stderr.strip().splitlines()[-1:]}")
         return 1

@@ -49,7 +49,10 @@ def kalunga(shared_data):
 @pytest.mark.parametrize("name", ["ShallowConvNet", "EEGNet-8,2", "EEGConformer", "EEGTCNet", "EEGITNet"])
 def test_networks_decode_high_snr_imagery(mi_windows, name):
     w, train = mi_windows
-    clf = get_pipeline(name, sfreq=w.sfreq, **FAST).fit(w.X[train], w.y[train])
+    # EEGNet's depthwise and separable convolutions learn slowly at this rate: after 60 epochs it
+    # stalled at 0.80 on this recording (CSP+LDA: 1.00), after 150 it reaches 0.96-1.00 on seeds 1-3
+    epochs = {"EEGNet-8,2": 150}.get(name, FAST["max_epochs"])
+    clf = get_pipeline(name, sfreq=w.sfreq, **{**FAST, "max_epochs": epochs}).fit(w.X[train], w.y[train])
     assert clf.net_.module_.n_chans == 12 and clf.net_.module_.n_times == 257
     assert np.mean(clf.predict(w.X[~train]) == w.y[~train]) >= 0.9
 

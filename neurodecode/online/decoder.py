@@ -198,10 +198,13 @@ class OnlineDecoder:
         Yields
         ------
         record : dict
-            ``event`` (``"decision"``, ``"stall"``, ``"resume"``, ``"nan"``, ``"lost"``),
-            ``sample`` (processed samples so far: the window's end), ``input_sample``,
-            ``lsl_time`` (timestamp of the window's last sample), ``push_time``,
-            ``latency`` (s), ``prediction``, ``truth``, ``p_<class>``.
+            ``event`` (``"decision"``, ``"stall"``, ``"resume"``, ``"nan"``, ``"nan_window"``,
+            ``"lost"``), ``sample`` (processed samples so far: the window's end),
+            ``input_sample``, ``lsl_time`` (timestamp of the window's last sample),
+            ``push_time``, ``latency`` (s, from ``lsl_time`` to the push: it includes the
+            wait for the rest of the sample's chunk), ``decoder_latency`` (s, from the
+            newest sample's timestamp in the pull that completed the window: the
+            decoder's own share), ``prediction``, ``truth``, ``p_<class>``.
         """
         from mne_lsl.lsl import StreamInfo, StreamInlet, StreamOutlet, local_clock, resolve_streams
         from mne_lsl.lsl._utils import LostError
@@ -288,6 +291,7 @@ class OnlineDecoder:
                     yield event("nan", first_nan=int(where[0]), last_nan=int(where[-1]), n_nan=int(bad.sum()))
                     x = np.where(bad, 0.0, x)  # filter states stay finite; the windows that see them are skipped
                 ts = np.r_[ts, t_new]
+                arrival = float(t_new[-1])  # the newest sample's stamp: when this data became available
                 buf = np.concatenate([buf, recipe.process(x).astype(np.float32)], axis=1)
                 while recipe.n_out >= next_stop:
                     lo, hi = recipe.last_input([next_stop - n_len, next_stop - 1])
@@ -303,7 +307,8 @@ class OnlineDecoder:
                         outlet.push_sample(np.r_[self.decision_labels.index(label), P])
                         rec = {"event": "decision", "sample": int(next_stop), "input_sample": int(hi + 1),
                                "time": next_stop / recipe.sfreq, "lsl_time": stamp, "push_time": push,
-                               "latency": push - stamp, "prediction": str(label), "truth": markers.truth(stamp),
+                               "latency": push - stamp, "decoder_latency": push - arrival,
+                               "prediction": str(label), "truth": markers.truth(stamp),
                                **{f"p_{c}": float(p) for c, p in zip(self.classes, P)}}
                         log.add(rec)
                         yield rec

@@ -12,12 +12,16 @@ __all__ = ["report_online", "latency_summary"]
 
 
 def latency_summary(log: pd.DataFrame, step: float | None = None) -> dict:
-    """Latency (window's last sample to decision push) of a decision log: p50, p99 and max in ms,
-    decisions, decisions later than one ``step`` (s), stalls and skipped (NaN) windows."""
+    """Latency of a decision log, end to end (window's last sample to decision push) and the
+    decoder's own (newest sample received to push): p50, p99 and max in ms; decisions, decisions
+    later than one ``step`` (s) end to end, stalls and skipped (NaN) windows."""
     decided = log[log["event"] == "decision"] if "event" in log else log.iloc[:0]
+    out = {"decisions": int(len(decided))}
+    for column, name in (("latency", "latency"), ("decoder_latency", "decoder_latency")):
+        ms = decided[column].to_numpy(float) * 1000 if len(decided) else np.array([np.nan])
+        out.update({f"{name}_p50_ms": float(np.nanpercentile(ms, 50)),
+                    f"{name}_p99_ms": float(np.nanpercentile(ms, 99)), f"{name}_max_ms": float(np.nanmax(ms))})
     ms = decided["latency"].to_numpy(float) * 1000 if len(decided) else np.array([np.nan])
-    out = {"decisions": int(len(decided)), "latency_p50_ms": float(np.nanpercentile(ms, 50)),
-           "latency_p99_ms": float(np.nanpercentile(ms, 99)), "latency_max_ms": float(np.nanmax(ms))}
     if step is not None:
         out["late"] = int((ms > step * 1000).sum())
     for kind in ("stall", "nan_window", "lost"):
