@@ -170,7 +170,7 @@ def recording(file=None, *, dataset: str | None = None, subject: int | None = No
     else:
         from ..datasets import get_dataset
         from ..datasets.durations import restore_event_durations
-        from ..moabb_api import subject_data
+        from ..moabb_api import declared_trial_duration, subject_data
         from ..utils import natural_key
 
         if subject is None:
@@ -193,8 +193,11 @@ def recording(file=None, *, dataset: str | None = None, subject: int | None = No
             events = mne.find_events(raw, shortest_event=1, verbose=False)
             names = {v: k for k, v in ds.event_id.items()}
             events = events[np.isin(events[:, 2], list(names))]
-            raw = raw.copy().set_annotations(mne.annotations_from_events(
-                events, raw.info["sfreq"], event_desc=names, first_samp=raw.first_samp, verbose=False))
+            ann = mne.annotations_from_events(events, raw.info["sfreq"], event_desc=names,
+                                              first_samp=raw.first_samp, verbose=False)
+            # a stim event has no length: give it the trial's (MOABB's declared duration, else the epoch's end)
+            ann.duration[:] = declared_trial_duration(ds) or ds.interval[1]
+            raw = raw.copy().set_annotations(ann)
     raw.load_data(verbose=False)
     logger.info(f"replaying {where}: {len(raw.ch_names)} channels, {raw.n_times / raw.info['sfreq']:.1f} s "
                 f"at {raw.info['sfreq']:g} Hz")
