@@ -405,7 +405,13 @@ def test_task_interval_errors_name_the_dataset(tmp_path):
 
 
 def test_itr_per_selection_does_not_depend_on_the_step(tmp_path):
-    from neurodecode.evaluation.metrics import decision_metrics
+    """ITR counts one selection per trial: the step changes it only through the trial accuracy.
+
+    With ~24 test trials the trial accuracy itself moves by a few trials from one step to the
+    next (0.63-0.77 here), and Wolpaw's ITR is steep there, so the real decoder is checked
+    against the formula at its own accuracy, and an oracle gives the same ITR at every step.
+    """
+    from neurodecode.evaluation.metrics import decision_metrics, wolpaw_itr
 
     ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=12, sfreq=SFREQ, seed=6, snr=2.0)
     ev = _evaluation(tmp_path, ds, train_step=0.25)
@@ -413,17 +419,22 @@ def test_itr_per_selection_does_not_depend_on_the_step(tmp_path):
     X, y, _, _ = ev.training_set(fold, ["left_hand", "right_hand"])
     est = ev.prepare(get_pipeline("TS+LR"), SFREQ).fit(X, y)
     test = fold.test
-    itr, per_window = {}, {}
+    cue_to_cue = test.track.cue_to_cue / SFREQ
+    oracle_itr, oracle_per_window = {}, {}
     for step in (0.1, 0.25, 0.5):
         n_step = int(round(step * SFREQ))
         decisions = replay(est, test, N_LEN, n_step, n_timed=5)
-        m = decision_metrics(decisions, test.trials(N_LEN), 3, n_step / SFREQ, test.duration,
-                             cue_to_cue=test.track.cue_to_cue / SFREQ)
-        itr[step], per_window[step] = m["itr"], m["itr_window"] * (n_step / SFREQ)
-    assert min(itr.values()) > 0
-    assert max(itr.values()) / min(itr.values()) < 1.15  # one selection per trial
-    # per window: the same bits per decision times 60 / step, so proportional to 1 / step
-    assert max(per_window.values()) / min(per_window.values()) < 1.25
+        m = decision_metrics(decisions, test.trials(N_LEN), 3, n_step / SFREQ, test.duration, cue_to_cue=cue_to_cue)
+        assert m["itr"] > 0
+        assert m["itr"] == pytest.approx(wolpaw_itr(m["trial_accuracy"], 2, cue_to_cue), rel=1e-12)
+        assert m["itr_window"] == pytest.approx(wolpaw_itr(m["accuracy"], 3, n_step / SFREQ), rel=1e-12)
+        oracle = decisions.assign(prediction=decisions["truth"])
+        o = decision_metrics(oracle, test.trials(N_LEN), 3, n_step / SFREQ, test.duration, cue_to_cue=cue_to_cue)
+        oracle_itr[step], oracle_per_window[step] = o["itr"], o["itr_window"] * (n_step / SFREQ)
+    # the oracle: 1 bit per trial every cue-to-cue period, whatever the step
+    np.testing.assert_allclose(list(oracle_itr.values()), 60 / cue_to_cue, rtol=1e-12)
+    # per window: log2(3) bits per decision times 60 / step, so the same bits per decision
+    np.testing.assert_allclose(list(oracle_per_window.values()), np.log2(3) * 60, rtol=1e-12)
 
 
 def test_false_activations_of_random_decisions_match_their_expected_rate():
