@@ -138,10 +138,6 @@ def _log_to_stderr(quiet: bool) -> None:
 
 
 def _run(config, args) -> int:
-    if args.n_jobs > 1 and (args.engine == "local" or args.scheduler is None):
-        from .utils import start_fork_server
-
-        start_fork_server()  # before the driver's own imports, so the two overlap
     import pandas as pd
 
     from .benchmark import run_benchmark

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 __all__ = ["IDLE", "atomic_write", "write_atomic_bytes", "digest", "natural_key", "close_matches",
-           "did_you_mean", "resource_path", "resource_names", "lazy_exports", "progress", "start_fork_server",
-           "WORKER_MODULES"]
+           "did_you_mean", "resource_path", "resource_names", "lazy_exports", "progress"]
 
 #: The label of "no task" (rest or no stimulus) in sliding windows and pseudo-online decisions.
 IDLE = "idle"
@@ -186,23 +185,3 @@ def lazy_exports(package: str, exports: dict[str, str]):
 
     return __getattr__, __dir__
 
-
-#: What benchmark worker processes import before they are forked (see :func:`start_fork_server`).
-WORKER_MODULES = ("neurodecode.benchmark.tasks", "neurodecode.evaluation.pseudo_online", "moabb.evaluations",
-                  "moabb.paradigms", "pyriemann.estimation", "pyriemann.tangentspace", "sklearn.pipeline",
-                  "sklearn.linear_model", "distributed")
-
-
-def start_fork_server(modules=WORKER_MODULES) -> None:
-    """Start the server that forks worker processes, and let it import ``modules`` now.
-
-    Workers forked from it start at once with those modules loaded, where spawned
-    workers would each import them again (about 4 s each here, while the run waits);
-    forking the driver itself would copy its thread pools. The server only imports, so
-    its forks are safe. Start it early: its imports then overlap the caller's own work.
-    """
-    import multiprocessing
-    import multiprocessing.forkserver
-
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(modules))
-    multiprocessing.forkserver.ensure_running()

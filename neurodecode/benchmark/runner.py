@@ -9,7 +9,6 @@ from time import perf_counter
 import pandas as pd
 
 from ..errors import ConfigError, check_option
-from ..utils import start_fork_server
 from .config import load_config
 from .store import FolderLock, ResultStore
 from .tasks import Task, Unit, build_tasks, build_units, identity, iter_unit, run_unit
@@ -101,8 +100,6 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
     check_option("engine", engine, ENGINES)
     if not isinstance(n_jobs, int) or n_jobs < 1:
         raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}")
-    if n_jobs > 1 and (engine == "local" or scheduler is None):
-        start_fork_server()  # its imports overlap the checks below (the CLI starts it even earlier)
     cfg = load_config(config, output=output)
     store = ResultStore(cfg.output)
     with FolderLock(cfg.output) as lock:
@@ -191,7 +188,8 @@ def _local(units: list[Unit], n_jobs: int):
     losses = dict.fromkeys((u.id for u in units), 0)
     pending = units
     while pending:
-        with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        # spawn: workers must not inherit torch/BLAS thread pools from a fork
+        with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(run_unit, u): u for u in pending}
             pending = []
             for future in as_completed(futures):
@@ -226,8 +224,7 @@ def _dask(units: list[Unit], n_jobs: int, scheduler: str | None):
         # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers, which also pins glibc's mmap
         # threshold: every large NumPy temporary is then mapped and zeroed anew, and generating and
         # filtering signals ran 1.7x slower than in a plain process (benchmarks/benchmark_engines.py)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                              "distributed.worker.multiprocessing-method": "forkserver"}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
             cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
     try:

@@ -290,14 +290,13 @@ class _SyntheticBase(GeneratedDataset):
         """Add blinks, muscle bursts and electrode pops (µV) to ``out``; return their table."""
         sf, n_ch = self.sfreq, len(self.channels)
         minutes = n_times / sf / 60.0
-        signal = out
         rows = []
         eyes = self._pattern("Fpz", 0.06)
         for onset in _poisson_onsets(rng, self.artifact_rates["blink"] * minutes, n_times / sf - 0.5):
             width = rng.uniform(0.05, 0.08)  # s, Gaussian sd: a blink lasts ~0.3-0.4 s
             start, stop = int(onset * sf), min(n_times, int((onset + 8 * width) * sf))
             t = np.arange(stop - start) / sf - 4 * width
-            signal[:, start:stop] += rng.uniform(80, 150) * np.outer(eyes, np.exp(-0.5 * (t / width) ** 2))
+            out[:, start:stop] += rng.uniform(80, 150) * np.outer(eyes, np.exp(-0.5 * (t / width) ** 2))
             rows.append(("blink", onset, (stop - start) / sf, self._channels_over(eyes)))
         for onset in _poisson_onsets(rng, self.artifact_rates["emg"] * minutes, n_times / sf - 2.0):
             duration = rng.uniform(0.5, 1.5)
@@ -305,13 +304,13 @@ class _SyntheticBase(GeneratedDataset):
             side = self._pattern("T7" if rng.random() < 0.5 else "T8", 0.05)
             burst = _colored_noise(rng, (stop - start,), sf, exponent=0.0, fmin=20.0)
             burst *= np.hanning(stop - start)
-            signal[:, start:stop] += rng.uniform(20, 40) * np.outer(side, burst)
+            out[:, start:stop] += rng.uniform(20, 40) * np.outer(side, burst)
             rows.append(("emg", onset, (stop - start) / sf, self._channels_over(side)))
         for onset in _poisson_onsets(rng, self.artifact_rates["pop"] * minutes, n_times / sf - 1.0):
             ch = int(rng.integers(n_ch))
             start, stop = int(onset * sf), min(n_times, int((onset + 1.0) * sf))
             decay = np.exp(-np.arange(stop - start) / sf / rng.uniform(0.1, 0.3))
-            signal[ch, start:stop] += rng.choice([-1, 1]) * rng.uniform(50, 200) * decay
+            out[ch, start:stop] += rng.choice([-1, 1]) * rng.uniform(50, 200) * decay
             rows.append(("pop", onset, (stop - start) / sf, (self.channels[ch],)))
         artifacts = pd.DataFrame(rows, columns=["kind", "onset", "duration", "channels"])
         return artifacts.sort_values("onset", ignore_index=True)

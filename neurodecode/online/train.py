@@ -89,10 +89,8 @@ def train_model(config, *, dataset: str, subject: int, pipeline: str, out, runs=
         recipe = ev.online_recipe
     source = subject_data(ds, subject)[chosen[0].session][chosen[0].run]
     # the stream's channels that the recipe reads: all but event channels, which the markers replace
-    input_info = mne.pick_info(source.info, mne.pick_types(source.info, stim=False, meg=True, eeg=True, seeg=True,
-                                                           ecog=True, dbs=True, fnirs=True, eog=True, ecg=True,
-                                                           emg=True, misc=True, bio=True, ref_meg=True,
-                                                           exclude=[]))
+    input_info = mne.pick_info(source.info, [i for i, kind in enumerate(source.info.get_channel_types())
+                                             if kind != "stim"])
     online = {"window": ev.window, "step": ev.step, "idle": ev.idle, "smoothing": ev.smoothing,
               "rest": list(ev.rest), "classes": list(classes), "recipe": recipe.to_dict(),
               "input_info": input_info, "dataset": ds.code, "subject": subject, "pipeline": pipeline,
