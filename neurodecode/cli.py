@@ -145,9 +145,11 @@ def _run(config, args) -> int:
     _log_to_stderr(args.quiet)
     result = run_benchmark(config, output=args.output, overwrite=args.overwrite, engine=args.engine,
                            n_jobs=args.n_jobs, scheduler=args.scheduler, quiet=args.quiet)
-    cols = [c for c in ("dataset", "evaluation", "pipeline", "score_mean", "score_std", "n_subjects", "rank",
+    board = result.leaderboard
+    cols = [c for c in ("dataset", "evaluation", "pipeline", "shots", "score_mean", "score_std", "n_subjects", "rank",
                         "score_minus_chance", "nmcc", "itr", "fa_per_min", "detection_rate", "latency_mean",
-                        "idle_fpr") if c in result.leaderboard]
+                        "idle_fpr", "scratch_mean", "transfer_effect", "p_transfer")
+            if c in board and not board[c].isna().all()]  # columns no evaluation of this run fills stay out
     if result.leaderboard.empty:
         print("no task succeeded: nothing to rank")
     else:

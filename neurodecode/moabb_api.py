@@ -28,6 +28,7 @@ EXPORTS = {
     "WithinSessionEvaluation": "moabb.evaluations:WithinSessionEvaluation",
     "CrossSessionEvaluation": "moabb.evaluations:CrossSessionEvaluation",
     "CrossSubjectEvaluation": "moabb.evaluations:CrossSubjectEvaluation",
+    "CrossDatasetSplitter": "moabb.evaluations.splitters:CrossDatasetSplitter",
     "dataset_list": "moabb.datasets.utils:dataset_list",
     "meta_analysis": "moabb.analysis.meta_analysis",
     "plotting": "moabb.analysis.plotting",

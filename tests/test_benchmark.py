@@ -79,7 +79,7 @@ def test_outputs_leaderboard_pairs_stats_and_report(full_run):
     cfg, result = full_run
     out = Path(cfg["output"])
     assert sorted(p.name for p in out.glob("*.csv")) == ["leaderboard.csv", "offline_vs_pseudoonline.csv",
-                                                          "results.csv", "stats.csv"]
+                                                          "results.csv", "stats.csv", "transfer.csv"]
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 3 * 2 + 3 * 2 * 2  # offline: one row per session; pseudo-online: per run
     assert {"score", "time", "samples", "channels", "n_sessions", "subject", "session", "dataset", "pipeline",

@@ -42,9 +42,41 @@ def check_benchmark(cfg, where: str) -> None:
         _splits(cfg.evaluations, dataset.code, spec, where)
         rate = getattr(paradigm, "resample", None) or sfreq
         for ev in cfg.evaluations:
+            if ev["type"] == "cross-dataset":
+                continue  # checked across datasets below
             seconds = _window_seconds(ev, spec, paradigm, dataset, cfg.recipe, where)
             if rate and seconds:
                 _networks_fit(cfg.pipelines, ev["label"], dataset, paradigm, int(round(seconds * rate)), rate)
+
+
+    for ev in cfg.evaluations:
+        if ev["type"] == "cross-dataset":
+            _cross_dataset(cfg, ev, paradigm, where)
+
+
+def _cross_dataset(cfg, ev, paradigm, where) -> None:
+    """Classes shared by name, one rate, the template against every cap, and networks that fit it."""
+    from ..datasets import get_dataset, with_channel_types
+    from ..evaluation import CrossDatasetEvaluation
+
+    datasets = [with_channel_types(get_dataset(d["name"], subjects=d["subjects"], **d["params"]),
+                                   cfg.paradigm.get("ch_types")) for d in cfg.datasets]
+    try:
+        cross = CrossDatasetEvaluation(paradigm, datasets, recipe=cfg.recipe, **ev["settings"])
+        n_chans = len(cross.template_channels())
+    except ConfigError as exc:
+        message = str(exc).removeprefix("cross-dataset: ")  # the evaluation's label says it
+        raise ConfigError(f"{where}: evaluation {ev['label']}: {message}") from None
+    filters = getattr(paradigm, "filters", None) or []
+    fmax = max((f for band in filters for f in band if f is not None), default=None)  # MOABB keeps its bands
+    if fmax is not None and fmax >= cross.sfreq / 2:
+        raise ConfigError(f"{where}: evaluation {ev['label']}: the paradigm's fmax={fmax:g} Hz is at or above the "
+                          f"Nyquist frequency of the common rate ({cross.sfreq / 2:g} Hz); raise sfreq or lower fmax")
+    prepared = cross.prepared_paradigm()
+    seconds = prepared.tmax - (prepared.tmin or 0.0)
+    for dataset in datasets:
+        _networks_fit(cfg.pipelines, ev["label"], dataset, prepared, int(round(seconds * cross.sfreq)), cross.sfreq,
+                      n_chans=n_chans)
 
 
 def _types_present(ch_types, dataset, where) -> None:
@@ -160,7 +192,7 @@ def _window_seconds(ev, spec, paradigm, dataset, recipe, where) -> float | None:
     return float(end - start)
 
 
-def _networks_fit(pipelines, label, dataset, paradigm, n_times, rate) -> None:
+def _networks_fit(pipelines, label, dataset, paradigm, n_times, rate, n_chans: int | None = None) -> None:
     from ..models.registry import classical_pipelines
 
     networks = [p for p in pipelines if "file" not in p and p["name"] not in classical_pipelines()]
@@ -168,7 +200,7 @@ def _networks_fit(pipelines, label, dataset, paradigm, n_times, rate) -> None:
         return
     from .tasks import build_pipeline
 
-    n_chans = len(paradigm.channels) if getattr(paradigm, "channels", None) else _n_channels(dataset)
+    n_chans = n_chans or (len(paradigm.channels) if getattr(paradigm, "channels", None) else _n_channels(dataset))
     if not n_chans:
         return
     n_outputs = max(2, len(paradigm.used_events(dataset)))

@@ -12,10 +12,14 @@ from ..preprocessing import Recipe
 from ..utils import digest, resource_names
 from ..yamlio import read_yaml_mapping
 
-__all__ = ["BenchmarkConfig", "load_config", "OFFLINE", "PSEUDO_ONLINE"]
+__all__ = ["BenchmarkConfig", "load_config", "OFFLINE", "PSEUDO_ONLINE", "CROSS_DATASET"]
 
 OFFLINE = tuple(OFFLINE_EVALUATIONS)
 PSEUDO_ONLINE = "pseudo-online"
+CROSS_DATASET = "cross-dataset"
+#: Settings of a cross-dataset evaluation (see :class:`~neurodecode.evaluation.CrossDatasetEvaluation`).
+CROSS_DATASET_SETTINGS = ("source", "target", "template", "sfreq", "shots", "alignment", "zero_shot_alignment",
+                          "target_weight", "finetune")
 KEYS = ("name", "datasets", "paradigm", "recipe", "pipelines", "evaluations", "seed", "output")
 #: Settings of the evaluation that the runner sets itself.
 _RESERVED = {"self", "paradigm", "datasets", "recipe", "task_interval", "random_state", "hdf5_path", "predictions_dir",
@@ -59,8 +63,9 @@ def load_config(source, output=None) -> BenchmarkConfig:
               - {name: ShallowConvNet, params: {max_epochs: 30}}
               - pipelines/CCA.yml
             evaluations:                   # within-session, cross-session, cross-subject,
-              - within-session             # or pseudo-online with its settings
+              - within-session             # pseudo-online or cross-dataset with their settings
               - {type: pseudo-online, split: within-session, window: 2.0, step: 0.25, rest: [rest]}
+              - {type: cross-dataset, template: motor, sfreq: 128, shots: [0, 5, 10, 20]}
             seed: 42
             output: results/my-benchmark
 
@@ -119,13 +124,14 @@ def _parse(spec: dict, where: str, base: Path) -> BenchmarkConfig:
     if isinstance(recipe, str) and recipe.endswith((".yml", ".yaml")):
         recipe = _resolve(recipe, base)
     paradigm = _paradigm(spec["paradigm"], where)
+    datasets = [_dataset(d, where) for d in _as_list(spec["datasets"], "datasets", where)]
     return BenchmarkConfig(
         name=name,
-        datasets=[_dataset(d, where) for d in _as_list(spec["datasets"], "datasets", where)],
+        datasets=datasets,
         paradigm=paradigm,
         recipe=Recipe.coerce(recipe),
         pipelines=_pipelines(_as_list(spec["pipelines"], "pipelines", where), where, base, paradigm["name"]),
-        evaluations=_evaluations(_as_list(spec["evaluations"], "evaluations", where), where),
+        evaluations=_evaluations(_as_list(spec["evaluations"], "evaluations", where), where, datasets),
         seed=seed,
         output=_resolve(spec["output"], base) if spec.get("output") else Path("results") / name,
     )
@@ -256,7 +262,30 @@ def _definition_text(name: str) -> str:
     return entry["file"].read_text() if entry else ""
 
 
-def _evaluations(items, where) -> list:
+def _cross_dataset(spec: dict, where: str, datasets: list) -> dict:
+    """Cross-dataset settings with ``source``/``target`` given as dataset codes (names accepted when unique)."""
+    from ..evaluation.cross_dataset import check_settings
+
+    for key in spec:
+        if key not in CROSS_DATASET_SETTINGS:
+            raise UnknownNameError(f"cross-dataset setting in {where}:", key, CROSS_DATASET_SETTINGS)
+    codes = [d["code"] for d in datasets]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    if twice:
+        raise ConfigError(f"{where}: cross-dataset needs distinct dataset codes, and {twice} appear twice; "
+                          "give generated datasets a code (params: {code: ...})")
+    for key in ("source", "target"):
+        if spec.get(key) is None:
+            continue
+        names = [spec[key]] if isinstance(spec[key], str) else list(spec[key])
+        by_name = {}
+        for d in datasets:
+            by_name.setdefault(d["name"], []).append(d["code"])
+        spec[key] = [n if n in codes or len(by_name.get(n, [])) != 1 else by_name[n][0] for n in names]
+    return _located(f"{where}", lambda s: check_settings(s, codes), spec)
+
+
+def _evaluations(items, where, datasets) -> list:
     from ..evaluation import PseudoOnlineEvaluation
 
     allowed = set(inspect.signature(PseudoOnlineEvaluation.__init__).parameters) - _RESERVED
@@ -277,8 +306,10 @@ def _evaluations(items, where) -> list:
                     raise UnknownNameError(f"pseudo-online setting in {where}:", key, allowed)
             split = spec.setdefault("split", "within-session")
             out.append({"type": kind, "label": label or f"pseudo-online/{split}", "settings": spec})
+        elif kind == CROSS_DATASET:
+            out.append({"type": kind, "label": label or kind, "settings": _cross_dataset(spec, where, datasets)})
         else:
-            raise UnknownNameError("evaluation", str(kind), [*OFFLINE, PSEUDO_ONLINE])
+            raise UnknownNameError("evaluation", str(kind), [*OFFLINE, PSEUDO_ONLINE, CROSS_DATASET])
     labels = [e["label"] for e in out]
     twice = sorted({n for n in labels if labels.count(n) > 1})
     if twice:

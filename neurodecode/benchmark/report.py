@@ -10,7 +10,7 @@ import pandas as pd
 from ..evaluation.pseudo_online import safe_name
 from ..utils import atomic_write, write_atomic_bytes
 
-__all__ = ["write_report", "timeline_figure", "confusion_figure"]
+__all__ = ["write_report", "timeline_figure", "confusion_figure", "shots_figure"]
 
 
 def _save(fig, path: Path) -> str:
@@ -35,6 +35,50 @@ def _score_plots(results: pd.DataFrame, figures: Path) -> list[str]:
         fig, _ = score_plot(data[["dataset", "subject", "session", "pipeline", "score"]], chance_level=chance)
         fig.suptitle(f"{dataset}: scores per subject (offline: MOABB's metric; pseudo-online: nMCC)")
         out.append((f"Scores on {dataset}", _save(fig, figures / f"scores_{_file(dataset)}.png")))
+    return out
+
+
+def _plotted(ok: pd.DataFrame) -> pd.DataFrame:
+    """Rows for the score plots: cross-dataset rows as adapted models, one entry per shot count."""
+    if "training" not in ok:
+        return ok
+    cross = ok["training"].fillna("").astype(str) != ""
+    adapted = ok[cross & (ok["training"] == "transfer")]
+    return pd.concat([ok[~cross], adapted.assign(
+        evaluation=adapted["evaluation"] + " | " + adapted["shots"].astype(int).astype(str) + " shots")])
+
+
+def shots_figure(rows: pd.DataFrame, title: str, path: Path) -> str:
+    """Score against calibration trials per class, per pipeline: pretrained then adapted (solid)
+    and trained from scratch on the same trials (dashed); mean and standard error over subjects."""
+    import matplotlib.pyplot as plt
+
+    subj = rows.groupby(["pipeline", "training", "shots", "subject"])["score"].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (pipeline, g) in enumerate(subj.groupby("pipeline", sort=False)):
+        for training, style in (("transfer", "-o"), ("scratch", "--s")):
+            curve = g[g["training"] == training].groupby("shots")["score"].agg(["mean", "sem"]).reset_index()
+            if curve.empty:
+                continue
+            ax.errorbar(curve["shots"], curve["mean"], yerr=curve["sem"].fillna(0), fmt=style, color=f"C{i}",
+                        capsize=3, label=f"{pipeline} ({'pretrained + shots' if training == 'transfer' else 'scratch'})")
+    ax.axhline(float(rows["chance"].mean()), color="grey", lw=1, ls=":", label="chance")
+    ax.set_xlabel("calibration trials per class (shots)")
+    ax.set_ylabel("score on the target's test trials")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _shots_plots(ok: pd.DataFrame, figures: Path) -> list[tuple]:
+    if "training" not in ok:
+        return []
+    cross = ok[ok["training"].fillna("").astype(str) != ""]
+    out = []
+    for (evaluation, dataset), g in cross.groupby(["evaluation", "dataset"], sort=False):
+        title = f"{evaluation}: {g['source'].iloc[0]} -> {dataset} ({g['subject'].nunique()} subject(s))"
+        out.append((f"Score against shots: {dataset} ({evaluation})",
+                    shots_figure(g, title, figures / f"shots_{_file(evaluation)}_{_file(dataset)}.png")))
     return out
 
 
@@ -189,6 +233,21 @@ def _task_periods(results: pd.DataFrame) -> list[str]:
             "`interval`): " + "; ".join(f"{d}: {s}" for d, s in used.items()) + ".", ""]
 
 
+def _transfer_section(transfer: pd.DataFrame | None) -> list[str]:
+    if transfer is None or transfer.empty:
+        return []
+    summary = transfer.drop_duplicates(["dataset", "evaluation", "pipeline", "shots"])[
+        ["dataset", "evaluation", "pipeline", "shots", "n_subjects", "transfer_mean", "scratch_mean",
+         "transfer_effect", "p_transfer", "test"]]
+    return ["## Cross-dataset transfer", "",
+            "`transfer_mean`: the source model adapted with `shots` calibration trials per class of the target "
+            "subject (networks fine-tuned, classical pipelines re-fitted with the target weighted); "
+            "`scratch_mean`: the same pipeline trained on those trials alone; `transfer_effect`: the mean "
+            "per-subject difference, on the same test trials (the EEGNet-family comparison's effect of "
+            "transfer learning); `p_transfer`: MOABB's one-sided paired test that transfer is better.", "",
+            _table(summary), ""]
+
+
 def write_report(cfg, tables: dict, output) -> Path:
     """Write ``report.md`` and ``figures/*.png`` from the benchmark tables; return the report's path."""
     import matplotlib
@@ -203,7 +262,8 @@ def write_report(cfg, tables: dict, output) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if len(ok):
-            shown += _score_plots(ok, figures)
+            shown += _score_plots(_plotted(ok), figures)
+            shown += _shots_plots(ok, figures)
         if len(tables["offline_vs_pseudoonline"]):
             shown += _paired_plots(tables["offline_vs_pseudoonline"], figures)
         decisions, label = _decisions(output, board)
@@ -233,9 +293,11 @@ def write_report(cfg, tables: dict, output) -> Path:
              "starting outside every task period, per minute of idle time; `detection_rate`: share of "
              "trials with a correct decision inside their task period.", "",
              _table(board.drop(columns=[c for c in ("nmcc", "itr", "itr_window", "fa_per_min", "detection_rate",
-                                                   "latency_mean", "idle_fpr")
+                                                   "latency_mean", "idle_fpr", "shots", "scratch_mean",
+                                                   "transfer_effect", "p_transfer")
                                         if c in board and board[c].isna().all()])), "",
              *_task_periods(ok),
+             *_transfer_section(tables.get("transfer")),
              "## Offline against pseudo-online", "",
              "Mean over subjects of nMCC on both sides; `difference` is pseudo-online minus offline; "
              "`p_offline_higher` is MOABB's one-sided paired test. What still differs: idle is a class "

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..utils import atomic_write
 
-__all__ = ["leaderboard", "offline_vs_pseudo_online", "statistics", "write_tables"]
+__all__ = ["leaderboard", "offline_vs_pseudo_online", "statistics", "transfer_effects", "write_tables"]
 
 _GROUP = ["dataset", "evaluation", "pipeline"]
 #: Pseudo-online metrics carried to the leaderboard (nMCC is the score).
@@ -29,7 +29,7 @@ def per_subject(rows: pd.DataFrame, columns=("score", "chance")) -> pd.DataFrame
 
 
 def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset x evaluation x pipeline, ranked within dataset x evaluation.
+    """One row per dataset x evaluation x pipeline (x shots), ranked within dataset x evaluation (x shots).
 
     Columns: ``score_mean`` and ``score_std`` across subjects (each subject
     first averaged over sessions and runs), ``n_subjects``, ``rank`` (1 is
@@ -40,14 +40,49 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
     ``itr_window`` (per window decision; grows with 1/step), ``fa_per_min``,
     ``detection_rate``, ``latency_mean`` (s) and ``idle_fpr``; ``n_errors``
     counts failed tasks.
+
+    Cross-dataset rows get one row per ``shots``: the score is the source
+    model adapted with that many calibration trials per class;
+    ``scratch_mean`` is the same pipeline trained on those trials alone, and
+    ``transfer_effect`` the mean per-subject difference, with
+    ``p_transfer`` (see :func:`transfer_effects`).
     """
     ok = _ok(rows)
-    columns = [*_GROUP, "score_mean", "score_std", "n_subjects", "rank", "chance", "score_minus_chance",
-               "nmcc", *_ONLINE, "n_errors"]
+    columns = [*_GROUP, "shots", "score_mean", "score_std", "n_subjects", "rank", "chance", "score_minus_chance",
+               "nmcc", *_ONLINE, "scratch_mean", "transfer_effect", "p_transfer", "n_errors"]
     if ok.empty:
         return pd.DataFrame(columns=columns)
-    subj = per_subject(ok, ("score", "chance", "nmcc", *_ONLINE))
-    board = subj.groupby(_GROUP, sort=False).agg(
+    cross = _cross_rows(ok)
+    boards = [_board(ok[~cross], _GROUP)]
+    if cross.any():
+        adapted = ok[cross & (ok["training"] == "transfer")]
+        effects = transfer_effects(ok).drop_duplicates([*_GROUP, "shots"])[
+            [*_GROUP, "shots", "scratch_mean", "transfer_effect", "p_transfer"]]
+        boards.append(_board(adapted, [*_GROUP, "shots"]).merge(effects, on=[*_GROUP, "shots"], how="left"))
+    board = pd.concat([b for b in boards if not b.empty], ignore_index=True)
+    errors = rows[rows["error"].fillna("") != ""].groupby(_GROUP).size().rename("n_errors")
+    board = board.merge(errors, left_on=_GROUP, right_index=True, how="left")
+    board["n_errors"] = board["n_errors"].fillna(0).astype(int)
+    for col in columns:
+        if col not in board:
+            board[col] = np.nan
+    return board.sort_values(["dataset", "evaluation", "shots", "rank", "pipeline"], ignore_index=True,
+                             na_position="first")[columns]
+
+
+def _cross_rows(rows: pd.DataFrame) -> pd.Series:
+    """Rows of a cross-dataset evaluation (they say how they were trained, and with how many shots)."""
+    if "training" not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows["training"].fillna("").astype(str) != ""
+
+
+def _board(ok: pd.DataFrame, group: list) -> pd.DataFrame:
+    if ok.empty:
+        return pd.DataFrame()
+    subj = ok.groupby([*group, "subject"], sort=False)[
+        [c for c in ("score", "chance", "nmcc", *_ONLINE) if c in ok]].mean().reset_index()
+    board = subj.groupby(group, sort=False).agg(
         score_mean=("score", "mean"), score_std=("score", "std"), n_subjects=("subject", "nunique"),
         chance=("chance", "mean"), **{k: (k, "mean") for k in ("nmcc", *_ONLINE) if k in subj}).reset_index()
     board["score_minus_chance"] = board["score_mean"] - board["chance"]
@@ -55,12 +90,45 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
     board["nmcc"] = board["score_mean"].where(online, board["nmcc"] if "nmcc" in board else np.nan)
     for k in _ONLINE:
         board[k] = board[k].where(online) if k in board else np.nan
-    board["rank"] = board.groupby(["dataset", "evaluation"])["score_mean"].rank(ascending=False,
-                                                                                method="min").astype(int)
-    errors = rows[rows["error"].fillna("") != ""].groupby(_GROUP).size().rename("n_errors")
-    board = board.merge(errors, left_on=_GROUP, right_index=True, how="left")
-    board["n_errors"] = board["n_errors"].fillna(0).astype(int)
-    return board.sort_values(["dataset", "evaluation", "rank", "pipeline"], ignore_index=True)[columns]
+    rank_by = ["dataset", "evaluation", *(["shots"] if "shots" in group else [])]
+    board["rank"] = board.groupby(rank_by)["score_mean"].rank(ascending=False, method="min").astype(int)
+    return board
+
+
+def transfer_effects(rows: pd.DataFrame) -> pd.DataFrame:
+    """The transfer effect of every pipeline at every shot count, per subject, with its paired test.
+
+    As in the EEGNet-family comparison (Kollod et al. 2023), the effect of
+    transfer learning is the score of the model pretrained on the source and
+    adapted with k calibration trials per class, minus the score of the same
+    pipeline trained from scratch on those k trials, on the same test trials
+    of the same subject. ``transfer_effect`` is its mean over subjects,
+    ``p_transfer`` MOABB's one-sided paired p-value that transfer beats
+    scratch (permutation test below 20 subjects, else Wilcoxon).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``dataset``, ``evaluation``, ``pipeline``, ``shots``, ``subject``,
+        ``transfer``, ``scratch``, ``difference``, and per group
+        ``transfer_mean``, ``scratch_mean``, ``transfer_effect``,
+        ``p_transfer``, ``test``, ``n_subjects``.
+    """
+    columns = [*_GROUP, "shots", "subject", "transfer", "scratch", "difference", "transfer_mean", "scratch_mean",
+               "transfer_effect", "p_transfer", "test", "n_subjects"]
+    ok = _ok(rows)
+    if ok.empty or not _cross_rows(ok).any():
+        return pd.DataFrame(columns=columns)
+    cross = ok[_cross_rows(ok) & (ok["shots"] > 0)]
+    subj = cross.pivot_table(index=[*_GROUP, "shots", "subject"], columns="training", values="score",
+                             aggfunc="mean").reset_index()
+    out = []
+    for keys, g in subj.dropna(subset=["transfer", "scratch"]).groupby([*_GROUP, "shots"], sort=False):
+        p, test = _p_value(pd.DataFrame({"transfer": g["transfer"].to_numpy(), "scratch": g["scratch"].to_numpy()}))
+        out.append(g.assign(difference=g["transfer"] - g["scratch"], transfer_mean=g["transfer"].mean(),
+                            scratch_mean=g["scratch"].mean(), transfer_effect=(g["transfer"] - g["scratch"]).mean(),
+                            p_transfer=p, test=test, n_subjects=len(g)))
+    return pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
 
 
 def _p_value(pairs: pd.DataFrame) -> tuple[float, str]:
@@ -129,6 +197,11 @@ def statistics(rows: pd.DataFrame) -> pd.DataFrame:
         ma.combine_effects, ma.combine_pvalues, ma.compute_dataset_statistics)
 
     ok = _ok(rows)
+    if not ok.empty and _cross_rows(ok).any():  # cross-dataset: adapted models, compared at each shot count
+        cross = _cross_rows(ok)
+        adapted = ok[cross & (ok["training"] == "transfer")]
+        ok = pd.concat([ok[~cross], adapted.assign(
+            evaluation=adapted["evaluation"] + " | " + adapted["shots"].astype(int).astype(str) + " shots")])
     columns = ["evaluation", "dataset", "pipe1", "pipe2", "p", "smd", "nsub"]
     out = []
     for evaluation, g in (ok.groupby("evaluation", sort=False) if not ok.empty else []):
@@ -157,7 +230,8 @@ def _write_csv(table: pd.DataFrame, path: Path) -> Path:
 
 
 def write_tables(rows: pd.DataFrame, folder) -> tuple[dict, dict]:
-    """Write ``results.csv``, ``leaderboard.csv``, ``offline_vs_pseudoonline.csv`` and ``stats.csv``.
+    """Write ``results.csv``, ``leaderboard.csv``, ``offline_vs_pseudoonline.csv``, ``stats.csv`` and
+    ``transfer.csv`` (cross-dataset transfer effects per subject).
 
     Returns ``(files, tables)``: paths by name, and the tables (plus
     ``failures``) as DataFrames.
@@ -174,10 +248,11 @@ def write_tables(rows: pd.DataFrame, folder) -> tuple[dict, dict]:
     results = rows[order].sort_values(sort, ignore_index=True, key=_sort_key)
     tables = {"results": results, "leaderboard": leaderboard(rows),
               "offline_vs_pseudoonline": offline_vs_pseudo_online(rows), "stats": statistics(rows),
+              "transfer": transfer_effects(rows),
               "failures": results.loc[results["error"] != "", ["dataset", "subject", "pipeline", "evaluation",
                                                                "error"]].reset_index(drop=True)}
     files = {name: _write_csv(tables[name], folder / f"{name}.csv")
-             for name in ("results", "leaderboard", "offline_vs_pseudoonline", "stats")}
+             for name in ("results", "leaderboard", "offline_vs_pseudoonline", "stats", "transfer")}
     return files, tables
 
 

@@ -28,8 +28,9 @@ from ..preprocessing import Recipe
 from ..utils import digest
 
 __all__ = ["Task", "Unit", "build_tasks", "build_units", "iter_unit", "run_unit", "make_paradigm",
-           "build_pipeline", "identity", "pseudo_online_evaluation"]
+           "build_pipeline", "identity", "pseudo_online_evaluation", "cross_dataset_evaluation"]
 
+CROSS_DATASET = "cross-dataset"
 #: MOABB's result-row names for the counts that its evaluations yield under other names.
 _RENAME = {"n_samples": "samples", "n_channels": "channels"}
 
@@ -49,6 +50,7 @@ class Task:
     seed: int
     output: str
     threads: int | None = None
+    pool: tuple = ()  # cross-dataset: every dataset of the benchmark (the target's sources among them)
 
     def describe(self) -> str:
         return f"{self.dataset['code']} sub-{self.subject} {self.pipeline['name']} {self.evaluation['label']}"
@@ -60,16 +62,30 @@ def build_tasks(cfg, threads: int | None = None) -> list[Task]:
     tasks = []
     for ds in cfg.datasets:
         for ev in cfg.evaluations:
+            cross = ev["type"] == CROSS_DATASET
+            if cross and ds["code"] not in _targets(ev, [d["code"] for d in cfg.datasets]):
+                continue
+            pool = tuple(cfg.datasets) if cross else ()
             for pipe in cfg.pipelines:
                 for subject in ds["subjects"]:
                     key = {"dataset": [ds["name"], ds["params"], ds["subjects"] if _needs_all(ev) else None,
                                        ds.get("task_interval") if ev["type"] not in OFFLINE else None],
                            "subject": subject, "pipeline": pipe["digest"], "evaluation": ev,
                            "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "seed": cfg.seed}
+                    if cross:  # the sources trained on are part of what a row means
+                        key["pool"] = [[d["name"], d["params"], d["subjects"]] for d in pool]
                     task_id = digest(key)
                     tasks.append(Task(task_id, ds, subject, pipe, ev, cfg.paradigm, recipe, cfg.recipe.digest,
-                                      cfg.seed, str(cfg.output), threads))
+                                      cfg.seed, str(cfg.output), threads, pool))
     return tasks
+
+
+def _targets(evaluation: dict, codes: list[str]) -> list[str]:
+    """The target datasets of a cross-dataset evaluation (every dataset when it leaves one out)."""
+    settings = evaluation["settings"]
+    if settings.get("target"):
+        return list(settings["target"])
+    return [c for c in codes if c not in (settings.get("source") or [])]
 
 
 def _needs_all(evaluation: dict) -> bool:
@@ -119,10 +135,15 @@ class Unit:
 
 
 def build_units(tasks: list[Task]) -> list[Unit]:
-    """Group tasks into units of (dataset, subject, evaluation), in the order the tasks come."""
+    """Group tasks into units of (dataset, subject, evaluation), in the order the tasks come.
+
+    A cross-dataset unit holds every subject of its target dataset: the
+    source model of each pipeline is trained once for all of them.
+    """
     groups: dict = {}
     for t in tasks:
-        groups.setdefault((digest(t.dataset), t.subject, digest(t.evaluation)), []).append(t)
+        subject = None if t.evaluation["type"] == CROSS_DATASET else t.subject
+        groups.setdefault((digest(t.dataset), subject, digest(t.evaluation)), []).append(t)
     return [Unit(digest([t.id for t in ts]), tuple(ts)) for ts in groups.values()]
 
 
@@ -208,7 +229,10 @@ class _SubjectWork:
         self.sfreq = getattr(paradigm, "resample", None)
         self.chance = _chance(paradigm, self.dataset, task.evaluation)
         recipe = Recipe.coerce(task.recipe)
-        if task.evaluation["type"] in OFFLINE:
+        if task.evaluation["type"] == CROSS_DATASET:
+            self.cross = cross_dataset_evaluation(task, paradigm, recipe)
+            self.sfreq = self.cross.sfreq  # every dataset is resampled to it
+        elif task.evaluation["type"] in OFFLINE:
             if recipe.steps:
                 from ..preprocessing import with_recipe
 
@@ -221,7 +245,9 @@ class _SubjectWork:
         name = task.pipeline["name"]
         pipeline = build_pipeline(task.pipeline, self.sfreq)
         files: dict = {}
-        if task.evaluation["type"] in OFFLINE:
+        if task.evaluation["type"] == CROSS_DATASET:
+            raw_rows = self.cross.evaluate_subject(task.dataset["code"], task.subject, {name: pipeline})
+        elif task.evaluation["type"] in OFFLINE:
             raw_rows = self._offline(task, name, pipeline)
         else:
             from ..evaluation.pseudo_online import safe_name
@@ -234,7 +260,7 @@ class _SubjectWork:
         for raw in raw_rows:
             row = {_RENAME.get(k, k): v for k, v in raw.items() if k not in ("dataset", "pipeline")}
             row.update(identity(task), session=str(raw["session"]), n_sessions=task.dataset["n_sessions"],
-                       chance=self.chance, error="")
+                       chance=raw.get("chance", self.chance), error="")
             row["subject"] = int(raw["subject"])
             out.append(row)
         return out, files
@@ -276,6 +302,18 @@ class _Remembering:
             self.last_load.clear()  # one load in memory at a time
             self.last_load[key] = super().get_data(dataset, *args, **kwargs)
         return self.last_load[key]
+
+
+def cross_dataset_evaluation(task: Task, paradigm, recipe):
+    """The :class:`~neurodecode.evaluation.CrossDatasetEvaluation` of a cross-dataset task, over every
+    dataset of the benchmark."""
+    from ..datasets import get_dataset
+    from ..evaluation import CrossDatasetEvaluation
+
+    datasets = [with_channel_types(get_dataset(d["name"], subjects=d["subjects"], **d["params"]),
+                                   task.paradigm.get("ch_types")) for d in task.pool]
+    return CrossDatasetEvaluation(paradigm, datasets, recipe=recipe, random_state=task.seed,
+                                  **task.evaluation["settings"])
 
 
 def pseudo_online_evaluation(task: Task, dataset, paradigm, recipe, scratch: str):

@@ -25,17 +25,29 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..moabb_api import BaseDataset
-from ..utils import digest, progress
+from ..moabb_api import BaseDataset, any_class_name
+from ..utils import did_you_mean, digest, progress
 from .montage import standard_montage_name, standard_positions
 
-__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "GeneratedDataset", "DEFAULT_CHANNELS"]
+__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "GeneratedDataset", "DEFAULT_CHANNELS",
+           "CAPS", "cap_channels"]
 
 #: 10-20 system plus the 10-10 positions that the three paradigms need.
 DEFAULT_CHANNELS = (
     "Fp1 Fp2 F7 F3 Fz F4 F8 FC5 FC1 FC2 FC6 T7 C3 Cz C4 T8 "
     "CP5 CP1 CP2 CP6 P7 P3 Pz P4 P8 PO3 POz PO4 O1 Oz O2"
 ).split()
+
+#: Caps of public datasets, by name, for the ``montage`` of the synthetic datasets.
+CAPS = {
+    # BNCI2014-001 (BCI Competition IV 2a): 22 channels at 250 Hz
+    "bnci2014_001": ("Fz FC3 FC1 FCz FC2 FC4 C5 C3 C1 Cz C2 C4 C6 CP3 CP1 CPz CP2 CP4 P1 Pz P2 "
+                     "POz").split(),
+    # PhysionetMI (EEG Motor Movement/Imagery, BCI2000): 64 channels at 160 Hz
+    "physionetmi": ("FC5 FC3 FC1 FCz FC2 FC4 FC6 C5 C3 C1 Cz C2 C4 C6 CP5 CP3 CP1 CPz CP2 CP4 CP6 Fp1 Fpz "
+                    "Fp2 AF7 AF3 AFz AF4 AF8 F7 F5 F3 F1 Fz F2 F4 F6 F8 FT7 FT8 T7 T8 T9 T10 TP7 TP8 P7 P5 "
+                    "P3 P1 Pz P2 P4 P6 P8 PO7 PO3 POz PO4 PO8 O1 Oz O2 Iz").split(),
+}
 
 _ARTIFACT_RATES = {"blink": 6.0, "emg": 2.0, "pop": 1.0}  # events per minute
 
@@ -140,6 +152,8 @@ class _SyntheticBase(GeneratedDataset):
         artifact_rates: dict | None = None,
         line_freq: float = 50.0,
         seed: int = 42,
+        montage: str | None = None,
+        code: str | None = None,
     ) -> None:
         for name, value in [("n_subjects", n_subjects), ("n_sessions", n_sessions),
                             ("n_runs", n_runs), ("n_trials", n_trials)]:
@@ -155,17 +169,21 @@ class _SyntheticBase(GeneratedDataset):
             )
         rates.update(artifact_rates or {})
         self.n_runs, self.n_trials, self.sfreq, self.snr = n_runs, n_trials, float(sfreq), snr
-        self.channels = list(channels or DEFAULT_CHANNELS)
+        if montage is not None and channels is not None:
+            raise ConfigError("give either channels or montage, not both")
+        self.montage = montage
+        self.channels = list(channels or (cap_channels(montage) if montage else DEFAULT_CHANNELS))
         self.artifact_rates, self.line_freq, self.seed = rates, line_freq, seed
         self._positions  # validate channel names now, not at first load
-        super().__init__(
-            subjects=list(range(1, n_subjects + 1)),
-            sessions_per_subject=n_sessions,
-            events=dict(self._events),
-            code=type(self).__name__,
-            interval=list(self._interval),
-            paradigm=self._paradigm,
-        )
+        with any_class_name():  # a chosen code need not abbreviate the class name
+            super().__init__(
+                subjects=list(range(1, n_subjects + 1)),
+                sessions_per_subject=n_sessions,
+                events=dict(self._events),
+                code=code or type(self).__name__,
+                interval=list(self._interval),
+                paradigm=self._paradigm,
+            )
 
     def summary(self) -> dict:
         """Sessions, sampling rate (Hz) and channel count, for listings."""
@@ -220,6 +238,7 @@ class _SyntheticBase(GeneratedDataset):
             "mu": subject_rng.uniform(10.0, 12.5),
             "beta": subject_rng.uniform(18.0, 24.0),
             "latency": subject_rng.uniform(0.30, 0.38),
+            "shift": subject_rng.normal(size=(3, 3)),  # drawn last: earlier traits keep their values
         }
         events = self._schedule(rng)
         n_times = int(np.ceil((events["onset"].iloc[-1] + self._interval[1] + self._tail) * self.sfreq))
@@ -343,6 +362,13 @@ class SyntheticMI(_SyntheticBase):
     channels : list of str | None
         Electrode names of the standard 10-05 montage; default
         :data:`DEFAULT_CHANNELS`.
+    montage : str | None
+        The cap instead of ``channels``: a public dataset's (``"bnci2014_001"``,
+        22 channels; ``"physionetmi"``, 64 channels; see :data:`CAPS`) or an
+        MNE built-in montage (``"biosemi64"``, ``"standard_1020"``...).
+    code : str | None
+        The dataset's code in results (default the class name); two
+        generated datasets in one benchmark need distinct codes.
     sfreq : float
         Sampling frequency in Hz.
     snr : float
@@ -355,6 +381,10 @@ class SyntheticMI(_SyntheticBase):
         Seed; the same seed gives bit-identical recordings.
     feet : bool
         Add a ``feet`` class.
+    spatial_jitter : float
+        Standard deviation (m) of each subject's displacement of the imagery
+        sources, as anatomy moves them between people; 0 puts them under C3,
+        C4 and Cz for everyone.
 
     Examples
     --------
@@ -367,21 +397,24 @@ class SyntheticMI(_SyntheticBase):
     _paradigm = "imagery"
     _interval = [0, 3]
 
-    _generation = _SyntheticBase._generation + ("feet",)
+    _generation = _SyntheticBase._generation + ("feet", "spatial_jitter")
 
     def __init__(self, *, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
-                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42, feet=False):
+                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42, feet=False, montage=None,
+                 code=None, spatial_jitter=0.0):
         self.feet = feet
+        self.spatial_jitter = float(spatial_jitter)
         self._events = {"left_hand": 1, "right_hand": 2, **({"feet": 3} if feet else {})}
         super().__init__(n_subjects=n_subjects, n_sessions=n_sessions, n_runs=n_runs, n_trials=n_trials,
                          channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
-                         line_freq=line_freq, seed=seed)
+                         line_freq=line_freq, seed=seed, montage=montage, code=code)
 
     def _task(self, rng, events, times, traits, out):
         n = len(times)
         erd = min(0.95, 0.5 * self.snr)
         sources = {"C3": ("right_hand",), "C4": ("left_hand",), "Cz": ("feet",)}
-        for site, classes in sources.items():
+        for (site, classes), shift in zip(sources.items(), traits["shift"]):
+            center = standard_positions()[site] + self.spatial_jitter * shift
             contra = self._envelope(events, times, classes)
             ipsi = self._envelope(events, times, set(self._events) - set(classes))
             # Beta rebound: power above baseline in the second after the trial.
@@ -391,7 +424,7 @@ class SyntheticMI(_SyntheticBase):
             beta_gain = mu_gain + 0.5 * erd * rebound
             rhythm = (6.0 * mu_gain * _narrowband(rng, n, self.sfreq, traits["mu"], 1.0)
                       + 3.0 * beta_gain * _narrowband(rng, n, self.sfreq, traits["beta"], 2.0))
-            _add_outer(out, self._pattern(site, 0.035), rhythm)
+            _add_outer(out, self._pattern(center, 0.035), rhythm)
 
 
 class SyntheticSSVEP(_SyntheticBase):
@@ -415,12 +448,12 @@ class SyntheticSSVEP(_SyntheticBase):
 
     def __init__(self, *, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
                  sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42,
-                 frequencies=(13.0, 17.0, 21.0)):
+                 frequencies=(13.0, 17.0, 21.0), montage=None, code=None):
         self.frequencies = tuple(frequencies)
         self._events = {f"{f:g}": i + 1 for i, f in enumerate(self.frequencies)}
         super().__init__(n_subjects=n_subjects, n_sessions=n_sessions, n_runs=n_runs, n_trials=n_trials,
                          channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
-                         line_freq=line_freq, seed=seed)
+                         line_freq=line_freq, seed=seed, montage=montage, code=code)
 
     def _task(self, rng, events, times, traits, out):
         response = np.zeros_like(times)
@@ -480,6 +513,24 @@ class SyntheticP300(_SyntheticBase):
             jitter = rng.uniform(0.8, 1.2)  # trial-to-trial amplitude variability
             erp = evoked + jitter * target if label == "Target" else evoked
             out[:, start:stop] += erp[:, : stop - start]
+
+
+def cap_channels(montage: str) -> list[str]:
+    """Channel names of a cap: a name in :data:`CAPS` or an MNE built-in montage.
+
+    Examples
+    --------
+    >>> len(cap_channels("bnci2014_001")), len(cap_channels("biosemi64"))
+    (22, 64)
+    """
+    import mne
+
+    if montage in CAPS:
+        return list(CAPS[montage])
+    builtin = mne.channels.get_builtin_montages()
+    if montage not in builtin:
+        raise ConfigError(f"montage: unknown cap {montage!r}: {did_you_mean(montage, [*CAPS, *builtin])}")
+    return list(mne.channels.make_standard_montage(montage).ch_names)
 
 
 def generate_subject(dataset, subject) -> dict:

@@ -1,4 +1,5 @@
-"""Evaluations: MOABB's offline ones and a leak-free pseudo-online replay with an idle state.
+"""Evaluations: MOABB's offline ones, a leak-free pseudo-online replay with an idle state, and
+cross-dataset transfer with few-shot calibration.
 
 Names load on first use, so ``import neurodecode.evaluation`` imports neither
 torch nor MOABB.
@@ -13,7 +14,7 @@ _EXPORTS = {
     "PseudoOnlineEvaluation": "pseudo_online", "nmcc": "metrics", "wolpaw_itr": "metrics",
     "decision_metrics": "metrics", "METRIC_COLUMNS": "metrics", "SPLITS": "splits", "Fold": "splits",
     "RunStream": "stream", "replay": "stream", "compare_offline": "compare",
-    "offline_evaluations": "compare", "side_by_side": "compare",
+    "offline_evaluations": "compare", "side_by_side": "compare", "CrossDatasetEvaluation": "cross_dataset",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,6 +1,7 @@
 """braindecode networks as scikit-learn classifiers that size themselves at fit."""
 from __future__ import annotations
 
+import copy
 import inspect
 import warnings
 from functools import lru_cache
@@ -420,6 +421,56 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             weights = torch.load(io.BytesIO(state["net_"]), map_location=device, weights_only=True)
             self.net_.module_.load_state_dict(weights)
             self.net_.signal_args_set_ = True  # else braindecode re-sizes (re-initialises) it on partial_fit
+
+    def fine_tune(self, X, y, max_epochs: int = 30, lr: float = 5e-4, freeze: bool = False,
+                  verbose: int = 0) -> "DeepClassifier":
+        """A copy of this fitted network trained further on target trials; this one is left unchanged.
+
+        The source input scaling is kept. Its presence marks networks that
+        can be fine-tuned (the cross-dataset evaluation asks for it, not for
+        the class).
+
+        Parameters
+        ----------
+        X, y
+            Target calibration windows (same channels, length and classes).
+        max_epochs : int
+            Fine-tuning epochs; with so few trials there is no validation split.
+        lr : float
+            Initial learning rate (cosine-annealed to 0 over ``max_epochs``).
+        freeze : bool
+            Train only the classification head (``final_layer``), keeping the
+            source feature extractor.
+        verbose : int
+            0 is quiet.
+        """
+        check_is_fitted(self, "net_")
+        X_arr, _, _ = self._signal(X)
+        if X_arr.shape[1:] != (self.n_chans_, self.n_times_):
+            raise ConfigError(
+                f"target windows are {X_arr.shape[1]} ch x {X_arr.shape[2]} samples but the source network "
+                f"expects {self.n_chans_} x {self.n_times_}: harmonise channels and window length"
+            )
+        y = np.asarray(y)
+        unknown = sorted(set(y) - set(self.classes_))
+        if unknown:
+            raise ConfigError(f"target classes {unknown} were not in the source classes {list(self.classes_)}")
+        import torch
+        from skorch.callbacks import LRScheduler
+
+        tuned = copy.deepcopy(self)  # weights only: optimiser state and history start afresh
+        net = tuned.net_
+        schedule = LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max_epochs)
+        net.set_params(max_epochs=max_epochs, train_split=None, verbose=verbose, optimizer__lr=lr,
+                       callbacks=[("lr_scheduler", schedule)])
+        for name, param in net.module_.named_parameters():
+            param.requires_grad = not freeze or name.startswith("final_layer")
+        net.initialize_callbacks()
+        net.initialize_optimizer()
+        net.initialize_history()
+        net.partial_fit(tuned._scaled(X_arr), np.searchsorted(tuned.classes_, y))
+        tuned.max_epochs = max_epochs
+        return tuned
 
     def _scaled(self, X) -> np.ndarray:
         return (np.asarray(X, dtype=np.float32) * np.float32(self.scale_))

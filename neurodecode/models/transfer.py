@@ -10,8 +10,6 @@ datasets with different montages must share channels first: put the
 """
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -45,51 +43,12 @@ def fine_tune(pretrained: DeepClassifier, X, y, max_epochs: int = 30, lr: float 
               freeze: bool = False, verbose: int = 0) -> DeepClassifier:
     """Continue training a fitted network on target trials; returns a new estimator.
 
-    Parameters
-    ----------
-    pretrained : DeepClassifier
-        Fitted on the source data; left unchanged.
-    X, y
-        Target calibration windows (same channels, length and classes).
-    max_epochs : int
-        Fine-tuning epochs; with so few trials there is no validation split.
-    lr : float
-        Initial learning rate (cosine-annealed to 0 over ``max_epochs``).
-    freeze : bool
-        Train only the classification head (``final_layer``), keeping the
-        source feature extractor.
-    verbose : int
-        0 is quiet.
+    ``pretrained`` (fitted on the source data) is left unchanged; the other
+    parameters are those of :meth:`DeepClassifier.fine_tune`.
     """
     if not isinstance(pretrained, DeepClassifier) or not hasattr(pretrained, "net_"):
         raise ConfigError("fine_tune needs a fitted DeepClassifier; fit it on the source data first")
-    X_arr, _, _ = pretrained._signal(X)
-    if X_arr.shape[1:] != (pretrained.n_chans_, pretrained.n_times_):
-        raise ConfigError(
-            f"target windows are {X_arr.shape[1]} ch x {X_arr.shape[2]} samples but the source network "
-            f"expects {pretrained.n_chans_} x {pretrained.n_times_}: harmonise channels and window length"
-        )
-    y = np.asarray(y)
-    unknown = sorted(set(y) - set(pretrained.classes_))
-    if unknown:
-        raise ConfigError(f"target classes {unknown} were not in the source classes {list(pretrained.classes_)}")
-    import torch
-    from skorch.callbacks import LRScheduler
-
-    tuned = copy.deepcopy(pretrained)  # weights only: optimiser state and history start afresh
-    net = tuned.net_
-    schedule = LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max_epochs)
-    net.set_params(max_epochs=max_epochs, train_split=None, verbose=verbose, optimizer__lr=lr,
-                   callbacks=[("lr_scheduler", schedule)])
-    for name, param in net.module_.named_parameters():
-        param.requires_grad = not freeze or name.startswith("final_layer")
-    net.initialize_callbacks()
-    net.initialize_optimizer()
-    net.initialize_history()
-    y_idx = np.searchsorted(tuned.classes_, y)
-    net.partial_fit(tuned._scaled(X_arr), y_idx)
-    tuned.max_epochs = max_epochs
-    return tuned
+    return pretrained.fine_tune(X, y, max_epochs=max_epochs, lr=lr, freeze=freeze, verbose=verbose)
 
 
 def transfer_curve(estimator: DeepClassifier, source, target, shots=(5, 10, 20, 30), repeats: int = 3,

@@ -6,7 +6,7 @@ import numpy as np
 from ..errors import ConfigError, InvalidDataError
 from .base import RawStep, WindowStep, check_positions, where
 
-__all__ = ["BadChannels", "ICAClean", "RejectPeakToPeak"]
+__all__ = ["BadChannels", "ICAClean", "Faster", "RejectPeakToPeak"]
 
 _DETECTORS = ("nan_flat", "deviation", "correlation", "hf_noise", "ransac")
 
@@ -149,6 +149,129 @@ class ICAClean(RawStep):
                     exclude.add(i)
         ica.exclude = sorted(int(i) for i in exclude)
         return ica.apply(raw, verbose=False)
+
+
+class Faster(RawStep):
+    """FASTER (Nolan et al. 2010) through ``mne-faster``: bad channels, bad epochs, bad ICA components.
+
+    The recording is cut into consecutive ``epoch_length`` s epochs, on which
+    FASTER's statistics are computed, as in the EEGNet-family comparison:
+
+    1. bad channels (variance, correlation, Hurst exponent, kurtosis, line
+       noise beyond ``threshold`` robust z-scores) are interpolated (or only
+       marked, ``interpolate=False``);
+    2. bad epochs (amplitude range, deviation, variance) are annotated
+       ``BAD_faster``, so the trials that overlap them are dropped at
+       epoching (MOABB and MNE reject by annotation);
+    3. ICA components (correlation with EOG or the frontal proxies,
+       kurtosis, spectral slope, Hurst exponent, median gradient) are removed.
+
+    FASTER's fourth step (channels bad within single epochs) repairs epochs,
+    not a continuous recording, so it is left out.
+
+    Parameters
+    ----------
+    threshold : float
+        Robust z-score beyond which a channel, epoch or component is bad.
+    epoch_length : float
+        Length (s) of the epochs the statistics are computed on.
+    interpolate : bool
+        Interpolate bad channels with spherical splines (needs positions).
+    bad_epochs, ica : bool
+        Run steps 2 and 3.
+    n_components : int | float
+        ICA components (at most the number of good channels minus one).
+    eog_proxy : list of str
+        Frontal channels used as EOG when the recording has no EOG channel.
+    random_state : int
+        Seed of the ICA.
+    """
+
+    name = "faster"
+    libraries = ("mne", "numpy", "scipy", "mne-faster", "python-picard")
+
+    def __init__(self, threshold: float = 3.0, epoch_length: float = 2.0, interpolate: bool = True,
+                 bad_epochs: bool = True, ica: bool = True, n_components: int | float = 15,
+                 eog_proxy: list = ("Fp1", "Fp2"), random_state: int = 0):
+        self.threshold = threshold
+        self.epoch_length = epoch_length
+        self.interpolate = interpolate
+        self.bad_epochs = bad_epochs
+        self.ica = ica
+        self.n_components = n_components
+        self.eog_proxy = eog_proxy
+        self.random_state = random_state
+        if threshold <= 0 or epoch_length <= 0:
+            raise ConfigError(f"faster: threshold and epoch_length must be positive, got {threshold!r} and "
+                              f"{epoch_length!r}")
+
+    def apply(self, raw):
+        import mne
+        from mne_faster import find_bad_channels, find_bad_epochs
+
+        if self.interpolate:
+            check_positions(raw.copy().pick("eeg"), self.name)
+        epochs = self._epochs(raw)
+        if len(epochs) < 3:
+            raise InvalidDataError(where(raw), f"faster: the recording holds {len(epochs)} epochs of "
+                                   f"{self.epoch_length:g} s; FASTER's statistics need at least 3")
+        with mne.utils.use_log_level("WARNING"):  # mne-faster logs every metric at INFO
+            bads = find_bad_channels(epochs, thres=self.threshold)
+        n_eeg = len(epochs.copy().pick("eeg").ch_names)
+        if len(bads) > n_eeg // 2:
+            raise InvalidDataError(where(raw), f"faster: {len(bads)} of {n_eeg} channels are bad; the "
+                                   "recording cannot be repaired")
+        raw.info["bads"] = sorted(set(raw.info["bads"]) | set(bads))
+        if bads and self.interpolate:
+            raw.interpolate_bads(reset_bads=True, mode="accurate", verbose=False)
+        epochs = self._epochs(raw)
+        if self.bad_epochs:
+            with mne.utils.use_log_level("WARNING"):
+                bad = find_bad_epochs(epochs, thres=self.threshold)
+            if bad:  # onsets relative to orig_time when the annotations have one, else to the first sample
+                onsets = (epochs.events[bad, 0] - raw.first_samp) / raw.info["sfreq"]
+                shift = raw.first_time if raw.annotations.orig_time is not None else 0.0
+                raw.set_annotations(raw.annotations + mne.Annotations(
+                    onsets + shift, self.epoch_length, "BAD_faster", orig_time=raw.annotations.orig_time))
+        if self.ica:
+            self._remove_components(raw)
+        return raw
+
+    def _epochs(self, raw, kind: str = "eeg"):
+        import mne
+
+        return mne.make_fixed_length_epochs(raw, self.epoch_length, reject_by_annotation=False,
+                                            preload=True, verbose=False).pick(kind, exclude="bads")
+
+    def _remove_components(self, raw) -> None:
+        import mne
+        from mne.preprocessing import ICA
+        from mne_faster import find_bad_components
+
+        high_passed = raw.copy().filter(1.0, None, picks="data", verbose=False)  # as MNE advises for ICA
+        epochs = self._epochs(high_passed)
+        good = len(epochs.ch_names)
+        n = min(self.n_components, good - 1) if isinstance(self.n_components, int) else self.n_components
+        ica = ICA(n_components=n, method="picard", random_state=self.random_state, max_iter="auto",
+                  verbose=False)
+        ica.fit(epochs, verbose=False)
+        eog = [c for c, t in zip(raw.ch_names, raw.get_channel_types()) if t == "eog"]
+        metrics = ["eog_correlation", "kurtosis", "power_gradient", "hurst", "median_gradient"]
+        if eog:
+            epochs = epochs.add_channels([self._epochs(high_passed.copy().pick(eog), "eog")], force_update_info=True)
+        else:  # mne-faster correlates components with EOG channels: the frontal proxies stand in for one
+            proxy = [c for c in epochs.ch_names if c.lower() in {p.lower() for p in self.eog_proxy}]
+            if proxy:
+                info = mne.create_info(["EOG-proxy"], epochs.info["sfreq"], "eog")
+                eog_epochs = mne.EpochsArray(epochs.get_data(picks=proxy).mean(axis=1, keepdims=True), info,
+                                             epochs.events, tmin=epochs.tmin, verbose=False)
+                epochs = epochs.add_channels([eog_epochs], force_update_info=True)
+            else:
+                metrics.remove("eog_correlation")
+        with mne.utils.use_log_level("WARNING"):
+            bad = find_bad_components(ica, epochs, thres=self.threshold, use_metrics=metrics)
+        ica.exclude = sorted(int(i) for i in bad)
+        ica.apply(raw, verbose=False)
 
 
 class RejectPeakToPeak(WindowStep):
