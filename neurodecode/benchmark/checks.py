@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 
 from ..errors import ConfigError
+from ..evaluation.cross_dataset import CROSS_DATASET
 
 __all__ = ["check_benchmark"]
 
@@ -42,7 +43,7 @@ def check_benchmark(cfg, where: str) -> None:
         _splits(cfg.evaluations, dataset.code, spec, where)
         rate = getattr(paradigm, "resample", None) or sfreq
         for ev in cfg.evaluations:
-            if ev["type"] == "cross-dataset":
+            if ev["type"] == CROSS_DATASET:
                 continue  # checked across datasets below
             seconds = _window_seconds(ev, spec, paradigm, dataset, cfg.recipe, where)
             if rate and seconds:
@@ -50,19 +51,16 @@ def check_benchmark(cfg, where: str) -> None:
 
 
     for ev in cfg.evaluations:
-        if ev["type"] == "cross-dataset":
+        if ev["type"] == CROSS_DATASET:
             _cross_dataset(cfg, ev, paradigm, where)
 
 
 def _cross_dataset(cfg, ev, paradigm, where) -> None:
     """Classes shared by name, one rate, the template against every cap, and networks that fit it."""
-    from ..datasets import get_dataset, with_channel_types
-    from ..evaluation import CrossDatasetEvaluation
+    from .tasks import cross_dataset_evaluation
 
-    datasets = [with_channel_types(get_dataset(d["name"], subjects=d["subjects"], **d["params"]),
-                                   cfg.paradigm.get("ch_types")) for d in cfg.datasets]
     try:
-        cross = CrossDatasetEvaluation(paradigm, datasets, recipe=cfg.recipe, **ev["settings"])
+        cross = cross_dataset_evaluation(cfg.datasets, cfg.paradigm, ev, paradigm, cfg.recipe)
         n_chans = len(cross.template_channels())
     except ConfigError as exc:
         message = str(exc).removeprefix("cross-dataset: ")  # the evaluation's label says it
@@ -74,7 +72,7 @@ def _cross_dataset(cfg, ev, paradigm, where) -> None:
                           f"Nyquist frequency of the common rate ({cross.sfreq / 2:g} Hz); raise sfreq or lower fmax")
     prepared = cross.prepared_paradigm()
     seconds = prepared.tmax - (prepared.tmin or 0.0)
-    for dataset in datasets:
+    for dataset in cross.datasets:
         _networks_fit(cfg.pipelines, ev["label"], dataset, prepared, int(round(seconds * cross.sfreq)), cross.sfreq,
                       n_chans=n_chans)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, UnknownNameError, check_params
+from ..evaluation.cross_dataset import CROSS_DATASET, check_settings
 from ..moabb_api import OFFLINE_EVALUATIONS
 from ..preprocessing import Recipe
 from ..utils import digest, resource_names
@@ -16,7 +17,6 @@ __all__ = ["BenchmarkConfig", "load_config", "OFFLINE", "PSEUDO_ONLINE", "CROSS_
 
 OFFLINE = tuple(OFFLINE_EVALUATIONS)
 PSEUDO_ONLINE = "pseudo-online"
-CROSS_DATASET = "cross-dataset"
 #: Settings of a cross-dataset evaluation (see :class:`~neurodecode.evaluation.CrossDatasetEvaluation`).
 CROSS_DATASET_SETTINGS = ("source", "target", "template", "sfreq", "shots", "alignment", "zero_shot_alignment",
                           "target_weight", "finetune")
@@ -264,8 +264,6 @@ def _definition_text(name: str) -> str:
 
 def _cross_dataset(spec: dict, where: str, datasets: list) -> dict:
     """Cross-dataset settings with ``source``/``target`` given as dataset codes (names accepted when unique)."""
-    from ..evaluation.cross_dataset import check_settings
-
     for key in spec:
         if key not in CROSS_DATASET_SETTINGS:
             raise UnknownNameError(f"cross-dataset setting in {where}:", key, CROSS_DATASET_SETTINGS)

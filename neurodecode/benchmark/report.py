@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..evaluation.pseudo_online import safe_name
 from ..utils import atomic_write, write_atomic_bytes
+from .tables import by_shots, cross_dataset_rows
 
 __all__ = ["write_report", "timeline_figure", "confusion_figure", "shots_figure"]
 
@@ -38,16 +39,6 @@ def _score_plots(results: pd.DataFrame, figures: Path) -> list[str]:
     return out
 
 
-def _plotted(ok: pd.DataFrame) -> pd.DataFrame:
-    """Rows for the score plots: cross-dataset rows as adapted models, one entry per shot count."""
-    if "training" not in ok:
-        return ok
-    cross = ok["training"].fillna("").astype(str) != ""
-    adapted = ok[cross & (ok["training"] == "transfer")]
-    return pd.concat([ok[~cross], adapted.assign(
-        evaluation=adapted["evaluation"] + " | " + adapted["shots"].astype(int).astype(str) + " shots")])
-
-
 def shots_figure(rows: pd.DataFrame, title: str, path: Path) -> str:
     """Score against calibration trials per class, per pipeline: pretrained then adapted (solid)
     and trained from scratch on the same trials (dashed); mean and standard error over subjects."""
@@ -71,9 +62,7 @@ def shots_figure(rows: pd.DataFrame, title: str, path: Path) -> str:
 
 
 def _shots_plots(ok: pd.DataFrame, figures: Path) -> list[tuple]:
-    if "training" not in ok:
-        return []
-    cross = ok[ok["training"].fillna("").astype(str) != ""]
+    cross = ok[cross_dataset_rows(ok)]
     out = []
     for (evaluation, dataset), g in cross.groupby(["evaluation", "dataset"], sort=False):
         title = f"{evaluation}: {g['source'].iloc[0]} -> {dataset} ({g['subject'].nunique()} subject(s))"
@@ -262,7 +251,7 @@ def write_report(cfg, tables: dict, output) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if len(ok):
-            shown += _score_plots(_plotted(ok), figures)
+            shown += _score_plots(by_shots(ok), figures)
             shown += _shots_plots(ok, figures)
         if len(tables["offline_vs_pseudoonline"]):
             shown += _paired_plots(tables["offline_vs_pseudoonline"], figures)

@@ -9,7 +9,8 @@ import pandas as pd
 
 from ..utils import atomic_write
 
-__all__ = ["leaderboard", "offline_vs_pseudo_online", "statistics", "transfer_effects", "write_tables"]
+__all__ = ["leaderboard", "offline_vs_pseudo_online", "statistics", "transfer_effects", "write_tables",
+           "by_shots", "cross_dataset_rows"]
 
 _GROUP = ["dataset", "evaluation", "pipeline"]
 #: Pseudo-online metrics carried to the leaderboard (nMCC is the score).
@@ -52,7 +53,7 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
                "nmcc", *_ONLINE, "scratch_mean", "transfer_effect", "p_transfer", "n_errors"]
     if ok.empty:
         return pd.DataFrame(columns=columns)
-    cross = _cross_rows(ok)
+    cross = cross_dataset_rows(ok)
     boards = [_board(ok[~cross], _GROUP)]
     if cross.any():
         adapted = ok[cross & (ok["training"] == "transfer")]
@@ -70,11 +71,22 @@ def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
                              na_position="first")[columns]
 
 
-def _cross_rows(rows: pd.DataFrame) -> pd.Series:
+def cross_dataset_rows(rows: pd.DataFrame) -> pd.Series:
     """Rows of a cross-dataset evaluation (they say how they were trained, and with how many shots)."""
     if "training" not in rows:
         return pd.Series(False, index=rows.index)
     return rows["training"].fillna("").astype(str) != ""
+
+
+def by_shots(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with each cross-dataset shot count as an evaluation of its own (``"<label> | 5 shots"``),
+    adapted models only, for tables and plots that compare pipelines within an evaluation."""
+    cross = cross_dataset_rows(rows)
+    if not cross.any():
+        return rows
+    adapted = rows[cross & (rows["training"] == "transfer")]
+    return pd.concat([rows[~cross], adapted.assign(
+        evaluation=adapted["evaluation"] + " | " + adapted["shots"].astype(int).astype(str) + " shots")])
 
 
 def _board(ok: pd.DataFrame, group: list) -> pd.DataFrame:
@@ -117,13 +129,13 @@ def transfer_effects(rows: pd.DataFrame) -> pd.DataFrame:
     columns = [*_GROUP, "shots", "subject", "transfer", "scratch", "difference", "transfer_mean", "scratch_mean",
                "transfer_effect", "p_transfer", "test", "n_subjects"]
     ok = _ok(rows)
-    if ok.empty or not _cross_rows(ok).any():
+    if ok.empty or not cross_dataset_rows(ok).any():
         return pd.DataFrame(columns=columns)
-    cross = ok[_cross_rows(ok) & (ok["shots"] > 0)]
+    cross = ok[cross_dataset_rows(ok) & (ok["shots"] > 0)]
     subj = cross.pivot_table(index=[*_GROUP, "shots", "subject"], columns="training", values="score",
                              aggfunc="mean").reset_index()
     out = []
-    for keys, g in subj.dropna(subset=["transfer", "scratch"]).groupby([*_GROUP, "shots"], sort=False):
+    for _, g in subj.dropna(subset=["transfer", "scratch"]).groupby([*_GROUP, "shots"], sort=False):
         p, test = _p_value(pd.DataFrame({"transfer": g["transfer"].to_numpy(), "scratch": g["scratch"].to_numpy()}))
         out.append(g.assign(difference=g["transfer"] - g["scratch"], transfer_mean=g["transfer"].mean(),
                             scratch_mean=g["scratch"].mean(), transfer_effect=(g["transfer"] - g["scratch"]).mean(),
@@ -196,12 +208,7 @@ def statistics(rows: pd.DataFrame) -> pd.DataFrame:
     combine_effects, combine_pvalues, compute_dataset_statistics = (
         ma.combine_effects, ma.combine_pvalues, ma.compute_dataset_statistics)
 
-    ok = _ok(rows)
-    if not ok.empty and _cross_rows(ok).any():  # cross-dataset: adapted models, compared at each shot count
-        cross = _cross_rows(ok)
-        adapted = ok[cross & (ok["training"] == "transfer")]
-        ok = pd.concat([ok[~cross], adapted.assign(
-            evaluation=adapted["evaluation"] + " | " + adapted["shots"].astype(int).astype(str) + " shots")])
+    ok = by_shots(_ok(rows))  # cross-dataset: adapted models, compared at each shot count
     columns = ["evaluation", "dataset", "pipe1", "pipe2", "p", "smd", "nsub"]
     out = []
     for evaluation, g in (ok.groupby("evaluation", sort=False) if not ok.empty else []):

@@ -23,6 +23,7 @@ from pathlib import Path
 from time import perf_counter
 
 from ..datasets import with_channel_types
+from ..evaluation.cross_dataset import CROSS_DATASET
 from ..moabb_api import OFFLINE_EVALUATIONS as OFFLINE
 from ..preprocessing import Recipe
 from ..utils import digest
@@ -30,7 +31,6 @@ from ..utils import digest
 __all__ = ["Task", "Unit", "build_tasks", "build_units", "iter_unit", "run_unit", "make_paradigm",
            "build_pipeline", "identity", "pseudo_online_evaluation", "cross_dataset_evaluation"]
 
-CROSS_DATASET = "cross-dataset"
 #: MOABB's result-row names for the counts that its evaluations yield under other names.
 _RENAME = {"n_samples": "samples", "n_channels": "channels"}
 
@@ -230,7 +230,8 @@ class _SubjectWork:
         self.chance = _chance(paradigm, self.dataset, task.evaluation)
         recipe = Recipe.coerce(task.recipe)
         if task.evaluation["type"] == CROSS_DATASET:
-            self.cross = cross_dataset_evaluation(task, paradigm, recipe)
+            self.cross = cross_dataset_evaluation(task.pool, task.paradigm, task.evaluation, paradigm, recipe,
+                                                  task.seed)
             self.sfreq = self.cross.sfreq  # every dataset is resampled to it
         elif task.evaluation["type"] in OFFLINE:
             if recipe.steps:
@@ -304,16 +305,15 @@ class _Remembering:
         return self.last_load[key]
 
 
-def cross_dataset_evaluation(task: Task, paradigm, recipe):
-    """The :class:`~neurodecode.evaluation.CrossDatasetEvaluation` of a cross-dataset task, over every
-    dataset of the benchmark."""
+def cross_dataset_evaluation(pool, paradigm_spec: dict, evaluation: dict, paradigm, recipe, seed: int = 42):
+    """The :class:`~neurodecode.evaluation.CrossDatasetEvaluation` of a benchmark's cross-dataset
+    evaluation over the dataset specs ``pool`` (what the driver checks and a worker runs)."""
     from ..datasets import get_dataset
     from ..evaluation import CrossDatasetEvaluation
 
     datasets = [with_channel_types(get_dataset(d["name"], subjects=d["subjects"], **d["params"]),
-                                   task.paradigm.get("ch_types")) for d in task.pool]
-    return CrossDatasetEvaluation(paradigm, datasets, recipe=recipe, random_state=task.seed,
-                                  **task.evaluation["settings"])
+                                   paradigm_spec.get("ch_types")) for d in pool]
+    return CrossDatasetEvaluation(paradigm, datasets, recipe=recipe, random_state=seed, **evaluation["settings"])
 
 
 def pseudo_online_evaluation(task: Task, dataset, paradigm, recipe, scratch: str):

@@ -41,9 +41,12 @@ import numpy as np
 
 from ..errors import ConfigError, UnknownNameError
 
-__all__ = ["CrossDatasetEvaluation", "check_settings", "calibration_plan", "align_reference", "ALIGNMENTS"]
+__all__ = ["CrossDatasetEvaluation", "check_settings", "calibration_plan", "align_reference", "ALIGNMENTS",
+           "CROSS_DATASET"]
 
 ALIGNMENTS = ("euclidean", "none")
+#: The evaluation's ``type`` in benchmark definitions.
+CROSS_DATASET = "cross-dataset"
 
 
 def check_settings(settings: dict, codes: list[str]) -> dict:
@@ -231,6 +234,7 @@ class CrossDatasetEvaluation:
         self.sfreq = self._rate(sfreq)
         self._check_shots()
         self.log_: list[dict] = []
+        self._template: list[str] | None = None
         self._prepared = None
         self._sources: dict = {}
         self._pretrained: dict = {}
@@ -290,7 +294,12 @@ class CrossDatasetEvaluation:
         return float(min(rates))
 
     def template_channels(self) -> list[str]:
-        """The template, resolved and checked against the datasets' channels."""
+        """The template, resolved and checked against the datasets' channels (read once)."""
+        if self._template is None:
+            self._template = self._resolve_template()
+        return list(self._template)
+
+    def _resolve_template(self) -> list[str]:
         from ..datasets.montage import standard_positions
         from ..preprocessing.channels import TEMPLATES, canonical_name
 

@@ -217,7 +217,7 @@ class Faster(RawStep):
                                    f"{self.epoch_length:g} s; FASTER's statistics need at least 3")
         with mne.utils.use_log_level("WARNING"):  # mne-faster logs every metric at INFO
             bads = find_bad_channels(epochs, thres=self.threshold)
-        n_eeg = len(epochs.copy().pick("eeg").ch_names)
+        n_eeg = len(epochs.ch_names)  # good EEG channels: the epochs hold nothing else
         if len(bads) > n_eeg // 2:
             raise InvalidDataError(where(raw), f"faster: {len(bads)} of {n_eeg} channels are bad; the "
                                    "recording cannot be repaired")
