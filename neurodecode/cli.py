@@ -124,6 +124,27 @@ def _cmd_audit(args) -> int:
     return 0
 
 
+def _cmd_info(args) -> int:
+    from .environment import sys_info
+
+    text, ok = sys_info()
+    print(text)
+    return 0 if ok else 2
+
+
+class _Version(argparse.Action):
+    """``--version``: computed when asked for, so other commands never run git."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version (and git commit) and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .environment import version_line
+
+        print(version_line())
+        parser.exit()
+
+
 def _log_to_stderr(quiet: bool) -> None:
     import logging
 
@@ -172,10 +193,11 @@ def _cmd_quickstart(args) -> int:
     return _run(quickstart_config(args.dataset), args)
 
 
-def _log_online(quiet: bool = False) -> None:
+def _log_lines(name: str = "neurodecode.online", quiet: bool = False) -> None:
+    """Messages of logger ``name`` to stderr, one plain line each."""
     import logging
 
-    logger = logging.getLogger("neurodecode.online")
+    logger = logging.getLogger(name)
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -194,9 +216,12 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_replay(args) -> int:
+    from .environment import require
+
+    require("mne_lsl")  # liblsl loads before the recording is read
     from .online.lsl import play, recording
 
-    _log_online()
+    _log_lines()
     raw = recording(args.file, dataset=args.dataset, subject=args.subject, session=args.session, run=args.run)
     print(f"streaming {args.name!r} ({raw.n_times / raw.info['sfreq'] * args.repeat:.0f} s); Ctrl-C stops",
           flush=True)
@@ -208,15 +233,37 @@ def _cmd_replay(args) -> int:
 
 
 def _cmd_online(args) -> int:
+    from .environment import require
+
+    require("mne_lsl")  # liblsl loads before the model is read
     from .online import OnlineDecoder
     from .online.report import latency_summary
 
-    _log_online()
+    _log_lines()
     decoder = OnlineDecoder(args.model)
     table = decoder.run(args.stream, out=args.out, duration=args.duration, timeout=args.timeout)
     summary = latency_summary(table, decoder.meta["step"])
     print(", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items())
           + (f"; log: {args.out}" if args.out else ""))
+    return 0
+
+
+def _cmd_pretrain(args) -> int:
+    from .models.pretraining import pretrain
+
+    _log_lines("neurodecode.pretrain", args.quiet)
+    result = pretrain(args.config, output=args.output, verbose=not args.quiet)
+    windows = ", ".join(f"{k} {v}" for k, v in result.windows.items())
+    print(f"pretrained on {sum(result.windows.values())} windows ({windows}); masked reconstruction loss "
+          f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f} in {len(result.losses)} epochs, {result.seconds:.0f} s; "
+          f"weights: {result.folder}")
+    return 0
+
+
+def _cmd_resave_model(args) -> int:
+    from .models.persistence import resave_legacy_model
+
+    print(f"model: {resave_legacy_model(args.old, args.new, trust_pickle=args.trust_pickle)}")
     return 0
 
 
@@ -241,7 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurodecode", description="Decode EEG/MEG: datasets, "
                                      "preprocessing, models, offline and pseudo-online benchmarks.")
     parser.add_argument("--verbose", action="store_true", help="show MNE/MOABB logs")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("info", help="versions, which compiled parts load (torch device, liblsl, Dask), "
+                                    "and the data and cache roots")
+    p.set_defaults(func=_cmd_info)
     p = sub.add_parser("datasets", help="list datasets and the subjects present on disk")
     p.add_argument("--local", action="store_true", help="only datasets with subjects on disk")
     p.set_defaults(func=_cmd_datasets)
@@ -297,6 +348,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help="seconds to decode (default: until Ctrl-C)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to find the stream")
     p.set_defaults(func=_cmd_online)
+    p = sub.add_parser("pretrain", help="self-supervised pretraining (masked reconstruction) of a "
+                                        "SensorTransformer on unlabelled EEG/MEG recordings")
+    p.add_argument("config", help="pretraining definition (.yml or a shipped name)")
+    p.add_argument("--output", help="weights folder (default: the definition's 'output')")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=_cmd_pretrain)
+    p = sub.add_parser("resave-model", help="re-save a model file of the first (pickle) format in the safe "
+                                            "format; only for a file from a source you trust")
+    p.add_argument("old", help="model file of the first format (.ndmodel)")
+    p.add_argument("new", help="model file to write")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="required: opening a pickle runs the code it names")
+    p.set_defaults(func=_cmd_resave_model)
     p = sub.add_parser("report-online", help="timeline, confusion and latency figures of a decision log")
     p.add_argument("log", help="decision log of neurodecode online (.parquet or .jsonl)")
     p.add_argument("--output", help="report folder (default: beside the log)")
@@ -315,12 +379,19 @@ def main(argv: list[str] | None = None) -> int:
 
         mne.set_log_level("ERROR")
         logging.getLogger("moabb").setLevel(logging.ERROR)
+    from .environment import diagnose
     from .errors import NeurodecodeError
 
     try:
         return args.func(args)
     except NeurodecodeError as exc:
         print(f"neurodecode: error: {exc}", file=sys.stderr)
+        return 2
+    except (ImportError, OSError) as exc:  # a compiled library that fails to load, wherever it is imported
+        broken = diagnose(exc)
+        if broken is None:
+            raise
+        print(f"neurodecode: error: {broken}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. piped into head
         sys.stderr.close()

@@ -15,7 +15,7 @@ import neurodecode
 PACKAGE = Path(neurodecode.__file__).parent
 #: Data flows one way: a module may import its own stage, the base modules, and earlier stages only.
 STAGES = ["datasets", "preprocessing", "windows", "models", "evaluation", "benchmark", "online", "cli"]
-BASE = {"config", "errors", "utils", "yamlio", "moabb_api"}
+BASE = {"config", "environment", "errors", "utils", "yamlio", "moabb_api"}
 
 
 def _modules() -> dict[str, Path]:

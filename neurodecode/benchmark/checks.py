@@ -25,10 +25,14 @@ def check_benchmark(cfg, where: str) -> None:
         a network whose receptive field exceeds the window, or a split the
         dataset cannot provide (cross-session with one session, cross-subject
         with one subject).
+    BrokenEnvironmentError
+        Networks in the definition, but torch, torchaudio or braindecode does
+        not load, or a pipeline asks for a CUDA device that is absent.
     """
     from ..datasets import get_dataset, with_channel_types
     from ..moabb_api import declared_sfreq, make_paradigm
 
+    _environment_fits(cfg.pipelines, where)
     paradigm = make_paradigm(cfg.paradigm["name"], cfg.paradigm["params"])
     _pipelines_fit(cfg.pipelines, cfg.paradigm["name"], where)
     ch_types = cfg.paradigm.get("ch_types")
@@ -75,6 +79,27 @@ def _cross_dataset(cfg, ev, paradigm, where) -> None:
     for dataset in cross.datasets:
         _networks_fit(cfg.pipelines, ev["label"], dataset, prepared, int(round(seconds * cross.sfreq)), cross.sfreq,
                       n_chans=n_chans)
+
+
+def _networks(pipelines) -> list[dict]:
+    from ..models.registry import classical_pipelines
+
+    return [p for p in pipelines if "file" not in p and p["name"] not in classical_pipelines()]
+
+
+def _environment_fits(pipelines, where) -> None:
+    """Networks need torch, torchaudio and braindecode to load, and the CUDA device they ask for."""
+    from ..environment import BrokenEnvironmentError, check_device, require
+
+    networks = _networks(pipelines)
+    if not networks:
+        return
+    require("braindecode")
+    for pipe in networks:
+        try:
+            check_device(pipe["params"].get("device", "auto"))
+        except BrokenEnvironmentError as exc:
+            raise BrokenEnvironmentError(f"{where}: pipeline {pipe['name']}: {exc}") from None
 
 
 def _types_present(ch_types, dataset, where) -> None:
@@ -191,9 +216,7 @@ def _window_seconds(ev, spec, paradigm, dataset, recipe, where) -> float | None:
 
 
 def _networks_fit(pipelines, label, dataset, paradigm, n_times, rate, n_chans: int | None = None) -> None:
-    from ..models.registry import classical_pipelines
-
-    networks = [p for p in pipelines if "file" not in p and p["name"] not in classical_pipelines()]
+    networks = _networks(pipelines)
     if not networks:
         return
     from .tasks import build_pipeline

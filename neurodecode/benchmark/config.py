@@ -217,19 +217,20 @@ def _paradigm(item, where) -> dict:
 
 def _pipelines(items, where, base, paradigm) -> list:
     from ..models import get_pipeline, load_pipeline_file
-    from ..models.deep import model_names
+    from ..models.lookup import model_names
     from ..models.registry import classical_pipelines
     from ..models.yaml_pipelines import pipeline_files
 
-    known = list(classical_pipelines()) + model_names()
+    classical = list(classical_pipelines())
     out = []
     for item in items:
         spec = _mapping(item, where, "pipeline", ("name", "params", "file"))
-        if "file" in spec or spec["name"] not in known:
+        # networks are looked up only when named: a classical benchmark runs even where torch does not load
+        if "file" in spec or (spec["name"] not in classical and spec["name"] not in model_names()):
             ref = spec.get("file") or spec["name"]
             path = _resolve(ref, base)
             if not path.exists():
-                raise UnknownNameError("pipeline", str(ref), known)
+                raise UnknownNameError("pipeline", str(ref), classical + model_names())
             files = [path] if path.is_file() else pipeline_files(path)
             for f in files:
                 loaded = load_pipeline_file(f)

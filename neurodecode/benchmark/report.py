@@ -237,8 +237,53 @@ def _transfer_section(transfer: pd.DataFrame | None) -> list[str]:
             _table(summary), ""]
 
 
-def write_report(cfg, tables: dict, output) -> Path:
-    """Write ``report.md`` and ``figures/*.png`` from the benchmark tables; return the report's path."""
+def _environment_lines(results: pd.DataFrame, environments: dict[str, dict]) -> list[str]:
+    """One line of the environment the rows ran in; a warning when they ran in several."""
+    from ..environment import describe_difference
+
+    used = list(dict.fromkeys(results["environment"].dropna())) if "environment" in results else []
+    envs = [environments[d] for d in used if d in environments] or list(environments.values())[-1:]
+    if not envs:
+        return []
+    env = envs[-1]
+    packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    commit = env["neurodecode"]["commit"]
+    lines = [f"Environment (`environment.json`): Python {env['python']}, neurodecode {env['neurodecode']['version']}"
+             + (f" (git {commit[:12]}{'+dirty' if commit.endswith('+dirty') else ''})" if commit else "")
+             + f", {packages}; CPU {env['cpu']} ({env['n_cpus']} cores), GPU {env['gpu'] or 'none'}.", ""]
+    if len(used) > 1:
+        counts = results["environment"].value_counts()
+        lines += [f"**These results come from {len(used)} environments**, so they may not be comparable: "
+                  + "; ".join(f"`{d}` ({counts[d]} rows)" for d in used) + ". They differ in: "
+                  + ("; ".join(describe_difference([environments[d] for d in used if d in environments]))
+                     or "(not recorded)") + ". Rerun with `--overwrite` for results from one environment.", ""]
+    return lines
+
+
+def _interpolated_lines(cfg) -> list[str]:
+    """Which channels each ``harmonise`` step of the recipe interpolates on each dataset (what a
+    pretrained model's channel contract, or a cross-cap template, costs the data)."""
+    steps = [s for s in cfg.recipe.steps if s.name == "harmonise"]
+    if not steps:
+        return []
+    from ..datasets import get_dataset
+    from ..evaluation.cross_dataset import dataset_channels
+
+    lines = ["## Channels interpolated by harmonise", ""]
+    for step in steps:
+        for spec in cfg.datasets:
+            names, _ = dataset_channels(get_dataset(spec["name"], **spec["params"]))
+            missing = step.interpolated(names)
+            lines.append(f"- {spec['code']}: {len(missing)} of {len(step.target)} template channels interpolated"
+                         + (f" ({', '.join(missing)})" if missing else ""))
+    return [*lines, ""]
+
+
+def write_report(cfg, tables: dict, output, environments: dict[str, dict] | None = None) -> Path:
+    """Write ``report.md`` and ``figures/*.png`` from the benchmark tables; return the report's path.
+
+    ``environments`` (digest to :func:`~neurodecode.environment.environment`) describes
+    the setups the rows name in their ``environment`` column."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -269,6 +314,7 @@ def write_report(cfg, tables: dict, output) -> Path:
              f"Datasets: {', '.join(d['code'] + ' (subjects ' + ', '.join(map(str, d['subjects'])) + ')' for d in cfg.datasets)}. "
              f"Paradigm: {cfg.paradigm['name']} {cfg.paradigm['params'] or ''}. "
              f"Recipe: {cfg.recipe!r} (digest {cfg.recipe.digest}). Seed: {cfg.seed}.", "",
+             *_environment_lines(tables["results"], environments or {}),
              "## Leaderboard", "",
              "Offline scores use MOABB's metric for the paradigm (ROC-AUC for two classes, else accuracy); "
              "pseudo-online scores are nMCC = (MCC + 1) / 2 over the task classes and idle (chance 0.5). "
@@ -286,6 +332,7 @@ def write_report(cfg, tables: dict, output) -> Path:
                                                    "transfer_effect", "p_transfer")
                                         if c in board and board[c].isna().all()])), "",
              *_task_periods(ok),
+             *_interpolated_lines(cfg),
              *_transfer_section(tables.get("transfer")),
              "## Offline against pseudo-online", "",
              "Mean over subjects of nMCC on both sides; `difference` is pseudo-online minus offline; "

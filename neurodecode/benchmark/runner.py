@@ -13,9 +13,11 @@ from .config import load_config
 from .store import FolderLock, ResultStore
 from .tasks import Task, Unit, build_tasks, build_units, identity, iter_unit, run_unit
 
-__all__ = ["run_benchmark", "BenchmarkResult", "ENGINES"]
+__all__ = ["run_benchmark", "BenchmarkResult", "ENGINES", "ENVIRONMENT_NAME"]
 
 ENGINES = ("local", "dask")
+#: The file in each output folder that says what the run executed on (versions, CPU, GPU).
+ENVIRONMENT_NAME = "environment.json"
 #: How many times a unit may lose its worker (killed, out of memory) before it is an error.
 LOST_WORKERS = 3
 logger = logging.getLogger("neurodecode.benchmark")
@@ -109,7 +111,21 @@ def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "l
         return _run(cfg, store, overwrite, engine, n_jobs, scheduler, quiet, report, t0)
 
 
+def _record_environment(store: ResultStore) -> dict:
+    """Write ``environment.json`` (this run's setup) and record it in the store; return it."""
+    import json
+
+    from ..environment import current_environment
+    from ..utils import write_atomic_bytes
+
+    env, env_digest = current_environment()
+    store.add_environment(env, env_digest)
+    write_atomic_bytes(store.folder / ENVIRONMENT_NAME, json.dumps({**env, "digest": env_digest}, indent=2) + "\n")
+    return env
+
+
 def _run(cfg, store, overwrite, engine, n_jobs, scheduler, quiet, report, t0) -> BenchmarkResult:
+    _record_environment(store)
     parallel = engine == "dask" or n_jobs > 1
     tasks = build_tasks(cfg, threads=1 if parallel else None)
     done = set() if overwrite else store.done_tasks()
@@ -127,7 +143,7 @@ def _run(cfg, store, overwrite, engine, n_jobs, scheduler, quiet, report, t0) ->
     if report:
         from .report import write_report
 
-        files["report"] = write_report(cfg, tables, cfg.output)
+        files["report"] = write_report(cfg, tables, cfg.output, environments=store.environments())
     failures = tables["failures"]
     if not quiet:
         logger.info(f"{cfg.name}: wrote {', '.join(str(p) for p in files.values())}")
@@ -148,7 +164,7 @@ def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, sch
     units = build_units(todo)
     if not quiet and units:
         logger.info(f"{len(units)} unit(s) of (dataset, subject, evaluation), each loaded once for its pipelines")
-    runs = _dask(units, n_jobs, scheduler) if engine == "dask" else _local(units, n_jobs)
+    runs = _dask(units, n_jobs, scheduler, store) if engine == "dask" else _local(units, n_jobs)
     bar = tqdm(total=len(todo), unit="task", desc="benchmark", disable=quiet or not todo)
     with logging_redirect_tqdm([logging.root, logger]), bar:
         for i, (task, (rows, status, message, files), seconds) in enumerate(runs, 1):
@@ -210,7 +226,7 @@ def _local(units: list[Unit], n_jobs: int):
                 yield from results
 
 
-def _dask(units: list[Unit], n_jobs: int, scheduler: str | None):
+def _dask(units: list[Unit], n_jobs: int, scheduler: str | None, store: ResultStore):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
@@ -232,6 +248,11 @@ def _dask(units: list[Unit], n_jobs: int, scheduler: str | None):
     except OSError as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
+        from ..environment import current_environment
+
+        # Workers may run elsewhere, on other versions: the store describes each setup its rows name
+        for env, env_digest in client.run(current_environment).values():
+            store.add_environment(env, env_digest)
         # The scheduler reruns the unit of a worker that dies on another worker, up to its
         # `distributed.scheduler.allowed-failures` times (3 by default), then raises KilledWorker.
         futures = [client.submit(run_unit, u, key=f"neurodecode-{u.id}-{os.getpid()}", pure=False)

@@ -4,7 +4,8 @@ One JSON object per line in ``store.jsonl``. A task's rows are appended as
 soon as its worker returns them, then an ``end`` record; each append is one
 ``write`` followed by ``fsync``. Reading keeps, for every task, the rows of
 its latest attempt that has an ``end`` record, so a task killed half-way
-contributes nothing and its rerun cannot duplicate rows. A line cut short by
+contributes nothing and its rerun cannot duplicate rows. ``environment``
+records describe the setups (versions, CPU, GPU) that rows name by digest. A line cut short by
 a kill is always the last one; it is dropped (and cut off before the next
 append).
 """
@@ -150,6 +151,12 @@ class ResultStore:
         self._append([{"type": "end", "task": task, "attempt": attempt, "status": status,
                        "n_rows": len(rows), "seconds": seconds, "message": message}])
 
+    def add_environment(self, env: dict, digest: str) -> None:
+        """Record the environment that rows tagged ``environment=digest`` ran in, once per digest."""
+        if digest not in self.environments():
+            self._repair_tail()
+            self._append([{"type": "environment", "digest": digest, "environment": env}])
+
     # -- reading ---------------------------------------------------------------
     def _records(self) -> list[dict]:
         lines = self.path.read_bytes().split(b"\n")
@@ -171,6 +178,10 @@ class ResultStore:
             elif rec["type"] == "end":
                 ends[rec["task"]] = rec
         return {task: (end, rows.get(end["attempt"], [])) for task, end in ends.items()}
+
+    def environments(self) -> dict[str, dict]:
+        """``{digest: environment}`` of every environment recorded in the store, oldest first."""
+        return {r["digest"]: r["environment"] for r in self._records() if r["type"] == "environment"}
 
     def done_tasks(self) -> set:
         """Tasks whose latest attempt completed without error."""

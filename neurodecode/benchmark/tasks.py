@@ -162,8 +162,10 @@ def iter_unit(unit: Unit):
     import mne
 
     from ..config import apply
+    from ..environment import current_environment
 
     apply()
+    _, environment = current_environment()  # every row names the setup it was computed in
     mne.set_log_level("ERROR")
     logging.getLogger("moabb").setLevel(logging.ERROR)
     shared = None
@@ -182,6 +184,8 @@ def iter_unit(unit: Unit):
                     row = {**identity(task), "score": float("nan"), "time": perf_counter() - t0,
                            "error": message, "traceback": traceback.format_exc(limit=-3)}
                     out = ([row], "error", message, {})
+            for row in out[0]:
+                row["environment"] = environment
             yield task, out, perf_counter() - t0
 
 

@@ -303,7 +303,7 @@ class CrossDatasetEvaluation:
         from ..datasets.montage import standard_positions
         from ..preprocessing.channels import TEMPLATES, canonical_name
 
-        caps = {d.code: _channels(d) for d in self.datasets}
+        caps = {d.code: dataset_channels(d) for d in self.datasets}
         if isinstance(self.template, str) and self.template == "intersection":
             first = caps[self.datasets[0].code][0]
             shared = set.intersection(*({canonical_name(c) for c in names} for names, _ in caps.values()))
@@ -479,7 +479,7 @@ def _declared_trials_per_class(dataset) -> int | None:
     return int(declared) if isinstance(declared, (int, float)) else None
 
 
-def _channels(dataset) -> tuple[list[str], bool]:
+def dataset_channels(dataset) -> tuple[list[str], bool]:
     """Channel names of a dataset and whether they have (or standard names give them) positions,
     from its first subject's first run."""
     from ..moabb_api import subject_data

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
-from functools import lru_cache
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -12,55 +11,10 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ConfigError, UnknownNameError
+from .lookup import model_class
 from .signal import as_signal
 
-__all__ = ["DeepClassifier", "model_names", "model_class", "min_n_times", "merge_combined_convolutions"]
-
-#: Names used in papers and MOABB for braindecode classes, with fixed hyper-parameters.
-ALIASES = {
-    "ShallowConvNet": ("ShallowFBCSPNet", {}),
-    "DeepConvNet": ("Deep4Net", {}),
-    "EEGNet-8,2": ("EEGNet", {"F1": 8, "D": 2}),
-}
-
-
-@lru_cache(maxsize=1)
-def _models() -> dict:
-    import mne
-
-    with warnings.catch_warnings(), mne.utils.use_log_level("ERROR"):  # braindecode's import-time notices
-        warnings.simplefilter("ignore")
-        import braindecode.models as bm
-        from braindecode.models.base import EEGModuleMixin
-
-        return {n: getattr(bm, n) for n in bm.__all__
-                if inspect.isclass(getattr(bm, n)) and issubclass(getattr(bm, n), EEGModuleMixin)
-                and getattr(bm, n) is not EEGModuleMixin}
-
-
-def model_names() -> list[str]:
-    """Every braindecode model class name, plus the aliases in :data:`ALIASES`."""
-    return sorted(_models()) + sorted(ALIASES)
-
-
-def model_class(name: str):
-    """Resolve a braindecode model name or alias to ``(class, fixed_params)``.
-
-    Raises
-    ------
-    UnknownNameError
-        With the closest names, when ``name`` is not a braindecode model.
-    """
-    if not isinstance(name, str):
-        raise ConfigError(f"model must be a braindecode model name, got {type(name).__name__}")
-    if name in ALIASES:
-        target, fixed = ALIASES[name]
-        return _models()[target], dict(fixed)
-    models = _models()
-    if name not in models:
-        raise UnknownNameError("braindecode model", name, model_names())
-    return models[name], {}
-
+__all__ = ["DeepClassifier", "min_n_times", "merge_combined_convolutions"]
 
 def _accepted(cls, params: dict) -> dict:
     names = inspect.signature(cls.__init__).parameters
@@ -79,6 +33,19 @@ def _forward_ok(cls, params: dict, n_times: int) -> bool:
         return out.shape[0] == 2
     except (RuntimeError, ValueError, AssertionError, IndexError, ZeroDivisionError, TypeError):
         return False
+
+
+def _plain_chs(chs_info: list[dict]) -> list[dict]:
+    """MNE's channel dicts with plain values (MNE's named constants become ints and floats), so a
+    saved network names no MNE type; braindecode reads only names, kinds and positions."""
+    def plain(value):
+        if isinstance(value, np.ndarray):
+            return value.copy()
+        if isinstance(value, (bool, str)) or value is None:
+            return value
+        return int(value) if isinstance(value, (int, np.integer)) else float(value)
+
+    return [{key: plain(value) for key, value in ch.items()} for ch in chs_info]
 
 
 def min_n_times(cls, params: dict, upper: int = 1 << 15) -> int | None:
@@ -222,6 +189,17 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"`` picks CUDA when available, else the CPU.
     amp : bool
         bfloat16 mixed precision on CUDA (ignored on the CPU).
+    pretrained : str | Path | None
+        A foundation model's weights (see :mod:`neurodecode.models.pretrained`):
+        a folder written by braindecode's ``save_pretrained``, or a Hugging Face
+        repository id already in the local cache. The data must then fit the
+        encoder's channels, rate and window length; a new head is trained for
+        the classes.
+    finetune : "full" | "linear-probe" | "last-blocks" | "lora"
+        What trains, with ``pretrained``: every weight, the head alone, the
+        head and the last ``finetune_blocks`` encoder blocks, or low-rank
+        adapters of rank ``lora_rank`` (peft) with the encoder frozen.
+    finetune_blocks, lora_rank : int
     verbose : int
         0 is quiet; 1 prints skorch's per-epoch table.
 
@@ -248,7 +226,8 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model="ShallowFBCSPNet", *, model_params=None, max_epochs=100, batch_size=64,
                  lr=1e-3, weight_decay=1e-2, patience=20, valid_size=0.2, class_weight="balanced",
-                 augment=None, sfreq=None, seed=42, device="auto", amp=True, verbose=0):
+                 augment=None, sfreq=None, seed=42, device="auto", amp=True, pretrained=None,
+                 finetune="full", finetune_blocks=1, lora_rank=8, verbose=0):
         self.model = model
         self.model_params = model_params
         self.max_epochs = max_epochs
@@ -263,6 +242,10 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.device = device
         self.amp = amp
+        self.pretrained = pretrained
+        self.finetune = finetune
+        self.finetune_blocks = finetune_blocks
+        self.lora_rank = lora_rank
         self.verbose = verbose
 
     # -- helpers -----------------------------------------------------------
@@ -299,8 +282,11 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     def _device(self):
         import torch
 
+        from ..environment import check_device
+
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        check_device(self.device)
         return self.device
 
     def check_input(self, n_chans: int, n_times: int, sfreq: float | None = None, n_outputs: int = 2) -> None:
@@ -328,6 +314,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         neurodecode.errors.ConfigError: windows of 16 samples (0.125 s at 128 Hz) are too short for ShallowConvNet: its receptive field needs n_times >= 99 = 0.773438 s; use longer windows, a higher sfreq or a smaller model
         """
         cls, fixed = model_class(self.model)
+        if self.pretrained is not None:  # the pretrained encoder's own shape, not a receptive field
+            from .pretrained import check_contract, expected_input
+
+            if not getattr(cls, "sensor_agnostic", False):  # sensors are checked on the data, at fit
+                check_contract(self.model, expected_input(self.model, self.pretrained), n_chans, n_times, sfreq,
+                               None)
+            return
         self._check_length(cls, self._module_params(cls, fixed, n_chans, n_times, sfreq, None, n_outputs), sfreq)
 
     # -- estimator API -----------------------------------------------------
@@ -347,9 +340,18 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"DeepClassifier needs at least 2 classes, got {list(self.classes_)}")
         _, self.n_chans_, self.n_times_ = X.shape
         self.sfreq_ = sfreq
-        params = self._module_params(cls, fixed, self.n_chans_, self.n_times_, sfreq, chs_info,
-                                     len(self.classes_))
-        self._check_length(cls, params, sfreq)
+        module = None
+        if self.pretrained is not None:  # the encoder's shape is its own: the data must fit it
+            from .pretrained import load_pretrained
+
+            module, params = load_pretrained(
+                self.model, self.pretrained, n_outputs=len(self.classes_), n_chans=self.n_chans_,
+                n_times=self.n_times_, sfreq=sfreq, chs_info=chs_info,
+                strategy=self.finetune, blocks=self.finetune_blocks, rank=self.lora_rank)
+        else:
+            params = self._module_params(cls, fixed, self.n_chans_, self.n_times_, sfreq, chs_info,
+                                         len(self.classes_))
+            self._check_length(cls, params, sfreq)
         std = float(np.std(X))
         self.scale_ = 1.0 / std if std > 0 else 1.0
         device = self._device()
@@ -370,7 +372,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             from braindecode.augmentation import AugmentedDataLoader
             extra = {"iterator_train": AugmentedDataLoader, "iterator_train__transforms": transforms}
         self.module_params_ = params
-        self.net_ = self._build_net(cls, params, device, criterion__weight=weight, train_split=split,
+        self.net_ = self._build_net(module or cls, params, device, criterion__weight=weight, train_split=split,
                                     callbacks=callbacks, **extra)
         with warnings.catch_warnings():
             if not self.verbose:
@@ -378,11 +380,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             self.net_.fit(self._scaled(X), y_idx)
         return self
 
-    def _build_net(self, cls, params, device, **settings):
+    def _build_net(self, module, params, device, **settings):
+        """skorch's net around ``module``: a class built from ``params``, or a module already built."""
         import torch
 
+        built = isinstance(module, torch.nn.Module)
         return _make_net_class()(
-            cls, **{f"module__{k}": v for k, v in params.items()},
+            module, **({} if built else {f"module__{k}": v for k, v in params.items()}),
             criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, optimizer__lr=self.lr,
             optimizer__weight_decay=self.weight_decay, batch_size=self.batch_size,
             max_epochs=self.max_epochs, device=device, amp=self.amp, verbose=self.verbose,
@@ -391,35 +395,38 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             **settings,
         )
 
-    # Networks with parametrized weights (max-norm constraints) cannot be
-    # pickled whole, so a fitted classifier pickles its weights only.
+    # Networks with parametrized weights (max-norm constraints) cannot be pickled whole, so a
+    # fitted classifier keeps its weights only, in the safetensors format: the same state serves
+    # pickling (worker processes) and model files (skops.io, which runs no code on load).
     def __getstate__(self):
+        from .persistence import network_state
+
         state = self.__dict__.copy()
         state.pop("_inference", None)
         if "net_" in state:
-            import io
-
-            import torch
-
-            buffer = io.BytesIO()
-            torch.save({k: v.cpu() for k, v in self.net_.module_.state_dict().items()}, buffer)
-            state["net_"] = buffer.getvalue()
+            state["net_"] = network_state(self.net_.module_)
+        if state.get("module_params_", {}).get("chs_info") is not None:
+            state["module_params_"] = {**state["module_params_"],
+                                       "chs_info": _plain_chs(state["module_params_"]["chs_info"])}
         return state
 
     def __setstate__(self, state):
+        from .persistence import network_weights
+
         self.__dict__.update(state)
-        if isinstance(state.get("net_"), bytes):
-            import io
-
-            import torch
-
+        if isinstance(state.get("net_"), (bytes, str)):
             cls, _ = model_class(self.model)
             device = self._device()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.net_ = self._build_net(cls, self.module_params_, device, train_split=None).initialize()
-            weights = torch.load(io.BytesIO(state["net_"]), map_location=device, weights_only=True)
-            self.net_.module_.load_state_dict(weights)
+                module = cls
+                if getattr(self, "pretrained", None) is not None:  # its architecture, then its own weights
+                    from .pretrained import build_pretrained
+
+                    module = build_pretrained(self.model, self.module_params_, strategy=self.finetune,
+                                              blocks=self.finetune_blocks, rank=self.lora_rank)
+                self.net_ = self._build_net(module, self.module_params_, device, train_split=None).initialize()
+            self.net_.module_.load_state_dict(network_weights(state["net_"], device))
             self.net_.signal_args_set_ = True  # else braindecode re-sizes (re-initialises) it on partial_fit
 
     def fine_tune(self, X, y, max_epochs: int = 30, lr: float = 5e-4, freeze: bool = False,

@@ -105,7 +105,8 @@ def get_pipeline(name: str, **params) -> BaseEstimator:
     if name in classical_pipelines():
         estimator = clone(_template(name))
         return estimator.set_params(**_resolve_params(name, estimator, params)) if params else estimator
-    from .deep import DeepClassifier, model_names
+    from .deep import DeepClassifier
+    from .lookup import model_names
 
     names = model_names()
     if name not in names:
@@ -141,7 +142,7 @@ def list_pipelines(paradigm: str | None = None, deep: bool = True) -> pd.DataFra
             rows.append({"name": n, "kind": "classical", "paradigms": ",".join(kinds),
                          "description": e["description"]})
     if deep:
-        from .deep import model_names
+        from .lookup import model_names
 
         rows += [{"name": n, "kind": "deep", "paradigms": "any", "description": "braindecode network"}
                  for n in model_names()]

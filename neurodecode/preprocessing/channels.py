@@ -182,6 +182,17 @@ class Harmonise(RawStep):
     def target(self) -> list[str]:
         return list(TEMPLATES[self.channels]) if isinstance(self.channels, str) else list(self.channels)
 
+    def interpolated(self, ch_names: list[str]) -> list[str]:
+        """The template channels a recording with ``ch_names`` lacks, which :meth:`apply` interpolates.
+
+        Examples
+        --------
+        >>> Harmonise(["C3", "Cz", "C4"]).interpolated(["c3", "C4", "Pz"])
+        ['Cz']
+        """
+        present = {canonical_name(c) for c in ch_names}
+        return [t for t in self.target if canonical_name(t) not in present]
+
     def apply(self, raw):
         import mne
 
@@ -191,7 +202,7 @@ class Harmonise(RawStep):
                   if canonical_name(t) in present and present[canonical_name(t)] != t}
         if rename:
             raw.rename_channels(rename)
-        missing = [t for t in target if t not in raw.ch_names]
+        missing = self.interpolated(raw.ch_names)
         if len(missing) > self.max_missing * len(target):
             raise ChannelMismatchError(where(raw), f"harmonise: {len(missing)} of {len(target)} "
                                        f"template channels are missing ({missing}); more than "

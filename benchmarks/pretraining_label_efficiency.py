@@ -1,0 +1,178 @@
+"""Label efficiency of self-supervised pretraining: score against labelled trials per class.
+
+Protocol (in one run, on the same test trials):
+
+1. Pretrain a SensorTransformer by masked reconstruction (``neurodecode.models.pretraining``)
+   on synthetic EEG (64- and 22-channel caps), synthetic SSVEP EEG, synthetic MEG (306
+   sensors) and the real Muse P300 recordings of subjects 1-2 (4 electrodes), in 2 s windows
+   without overlap. Kalunga2016 and PhysionetMI are held out of pretraining.
+2. The control: the same pretraining on the same windows with each window's samples
+   permuted in time (same sensors and amplitudes, no temporal structure).
+3. For each target subject (Kalunga2016 1-9: SSVEP, 4 classes, 8 electrodes; PhysionetMI
+   S001: left/right imagery, 64 electrodes), trials in recording order: the second half is
+   the test set, the same for every model and shot count; k labelled trials per class are
+   the first k of each class in the first half.
+4. Three models fine-tuned (every weight) or trained on those k trials: pretrained,
+   from scratch (the same architecture, random weights) and control-pretrained. Balanced
+   accuracy on the test trials; MOABB's one-sided paired permutation test across Kalunga's
+   9 subjects (PhysionetMI has one subject: no test).
+
+    python benchmarks/pretraining_label_efficiency.py [--epochs 10] [--out results/label-efficiency]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NEURODECODE_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
+os.environ.setdefault("NEURODECODE_DATA", str(SHARED / "mne_data"))
+os.environ.setdefault("NEURODECODE_OFFLINE", "1")
+os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+os.environ.setdefault("NEURODECODE_HOME", str(REPO / ".bench-home"))
+
+SFREQ = 128.0
+MODEL = {"patch_size": 32, "embed_dim": 64, "depth": 2, "num_heads": 4}
+RECIPE = [{"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}, {"resample": {"sfreq": SFREQ}}]
+PRETRAIN_SETS = [
+    {"name": "SyntheticMI", "params": {"n_subjects": 4, "montage": "physionetmi", "sfreq": 160, "code": "SynMI-64"}},
+    {"name": "SyntheticMI", "params": {"n_subjects": 4, "montage": "bnci2014_001", "code": "SynMI-22"}},
+    {"name": "SyntheticSSVEP", "params": {"n_subjects": 4}},
+    {"name": "SyntheticMEG", "params": {"n_subjects": 2}},
+    {"name": "MuseVisualP300", "subjects": [1, 2]},
+]
+
+
+def pretrain_both(epochs: int, out: Path) -> dict:
+    from neurodecode.models.pretraining import pretrain
+
+    folders = {}
+    for control in ("none", "shuffled-time"):
+        t0 = time.perf_counter()
+        result = pretrain({"name": f"label-efficiency-{control}", "datasets": PRETRAIN_SETS,
+                           "recipe": RECIPE, "sfreq": SFREQ, "window": 2.0, "step": 2.0,
+                           "model": MODEL, "training": {"epochs": epochs, "seed": 42}, "control": control,
+                           "output": str(out / f"pretrained-{control}")})
+        folders[control] = result.folder
+        print(f"pretraining ({control}): {sum(result.windows.values())} windows {result.windows}, loss "
+              f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}, {time.perf_counter() - t0:.0f} s", flush=True)
+    return folders
+
+
+def target_epochs(name: str, subject: int):
+    """The subject's epochs (positions set) and labels, in recording order."""
+    from neurodecode.datasets import get_dataset
+    from neurodecode.moabb_api import make_paradigm
+
+    if name == "Kalunga2016":
+        paradigm = make_paradigm("SSVEP", {"n_classes": 4, "fmin": 1.0, "fmax": 40.0, "resample": SFREQ})
+    else:
+        paradigm = make_paradigm("LeftRightImagery", {"fmin": 1.0, "fmax": 40.0, "resample": SFREQ})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        epochs, labels, meta = paradigm.get_data(get_dataset(name), [subject], return_epochs=True)
+    epochs = epochs.load_data()
+    if not all(np.any(ch["loc"][:3]) for ch in epochs.info["chs"]):
+        epochs.set_montage("standard_1005", match_case=False, match_alias=True, on_missing="ignore")
+    return epochs, np.asarray(labels)
+
+
+def split(labels: np.ndarray, shots: list[int]):
+    """Test: the second half in recording order. Calibration: the first k trials of each class."""
+    half = len(labels) // 2
+    test = np.arange(half, len(labels))
+    pool = np.arange(half)
+    chosen = {}
+    for k in shots:
+        idx = [i for c in np.unique(labels) for i in pool[labels[pool] == c][:k]]
+        if any((labels[pool] == c).sum() < k for c in np.unique(labels)):
+            continue
+        chosen[k] = np.sort(idx)
+    return chosen, test
+
+
+def score_models(epochs, labels, folders: dict, shots: list[int], max_epochs: int) -> list[dict]:
+    from sklearn.metrics import balanced_accuracy_score
+
+    from neurodecode.models import get_pipeline
+
+    chosen, test = split(labels, shots)
+    rows = []
+    for k, train in chosen.items():
+        assert not set(train) & set(test)  # no test trial in training, ever
+        for model, params in (("pretrained", {"pretrained": str(folders["none"])}),
+                              ("scratch", {"model_params": MODEL}),
+                              ("control", {"pretrained": str(folders["shuffled-time"])})):
+            t0 = time.perf_counter()
+            clf = get_pipeline("SensorTransformer", max_epochs=max_epochs, valid_size=None, lr=5e-4,
+                               batch_size=32, seed=0, **params)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clf.fit(epochs[train], labels[train])
+            predicted = clf.predict(epochs[test])
+            rows.append({"shots": k, "model": model, "n_train": len(train), "n_test": len(test),
+                         "score": balanced_accuracy_score(labels[test], predicted),
+                         "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def paired(table: pd.DataFrame) -> pd.DataFrame:
+    from neurodecode.moabb_api import meta_analysis
+
+    out = []
+    for (dataset, k), g in table.groupby(["dataset", "shots"]):
+        wide = g.pivot_table(index="subject", columns="model", values="score")
+        row = {"dataset": dataset, "shots": k, "n_subjects": len(wide),
+               **{f"{m}_mean": wide[m].mean() for m in ("pretrained", "scratch", "control")}}
+        for model in ("pretrained", "control"):
+            row[f"{model}_gain"] = (wide[model] - wide["scratch"]).mean()
+            row[f"p_{model}"] = (float(meta_analysis.compute_pvals_perm(wide[[model, "scratch"]])[0, 1])
+                                 if len(wide) > 1 else float("nan"))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=5, help="pretraining epochs")
+    parser.add_argument("--finetune-epochs", type=int, default=40)
+    parser.add_argument("--subjects", type=int, nargs="+", default=list(range(1, 10)), help="Kalunga2016 subjects")
+    parser.add_argument("--out", default=str(REPO / "results" / "label-efficiency"))
+    args = parser.parse_args(argv)
+    import mne
+    import torch
+
+    mne.set_log_level("ERROR")
+    torch.set_num_threads(2)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    folders = pretrain_both(args.epochs, out)
+    rows = []
+    for name, subjects, shots in (("Kalunga2016", args.subjects, [2, 4, 8]), ("PhysionetMI", [1], [3, 6, 10])):
+        for subject in subjects:
+            epochs, labels = target_epochs(name, subject)
+            for row in score_models(epochs, labels, folders, shots, args.finetune_epochs):
+                rows.append({"dataset": name, "subject": subject, **row})
+            print(f"{name} subject {subject}: {len(labels)} trials, {len(epochs.ch_names)} channels", flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "label_efficiency.csv", index=False)
+    summary = paired(table)
+    summary.to_csv(out / "label_efficiency_summary.csv", index=False)
+    with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
+        print(summary.to_string(index=False))
+    (out / "run.json").write_text(json.dumps({"seconds": time.perf_counter() - t0, "argv": sys.argv[1:]}))
+    print(f"total {time.perf_counter() - t0:.0f} s; tables in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Self-supervised pretraining on one's own unlabelled recordings (``neurodecode pretrain CONFIG``).
+
+A :class:`~neurodecode.models.sensor_transformer.SensorTransformer` learns to
+reconstruct masked (sensor, time-patch) tokens of sliding windows from any
+datasets, EEG and MEG mixed: sensors are embedded from their positions and
+types, so caps and MEG systems share one model. The weights are written in
+braindecode's ``save_pretrained`` format (``config.json`` and
+``model.safetensors``; no pickle), so ``get_pipeline("SensorTransformer",
+pretrained=FOLDER)`` fine-tunes them on labelled data.
+
+The definition (YAML, or a mapping)::
+
+    name: eeg-meg-small
+    datasets:                                  # any datasets; labels are never read
+      - {name: SyntheticMI, params: {n_subjects: 4}}
+      - {name: SyntheticMEG, subjects: [1, 2]}
+    recipe: [{bandpass: {l_freq: 1.0, h_freq: 40.0}}, {resample: {sfreq: 128.0}}]
+    sfreq: 128.0                               # every run must arrive at this rate (Hz)
+    window: 2.0                                # s
+    step: 1.0                                  # s between window starts
+    model: {patch_size: 32, embed_dim: 64, depth: 2, num_heads: 4}
+    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, max_sensors: 32, seed: 42}
+    control: none                              # or shuffled-time: each window's samples permuted
+    output: results/pretrained/eeg-meg-small
+
+A window with more than ``max_sensors`` channels is trained on a random
+subset of them (a new one each batch), which bounds the tokens per window.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+
+from ..errors import ConfigError, UnknownNameError, check_option
+
+__all__ = ["pretrain", "PretrainResult", "CONTROLS"]
+
+KEYS = ("name", "datasets", "recipe", "sfreq", "window", "step", "model", "training", "control", "output")
+TRAINING = {"epochs": 10, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.01, "mask_ratio": 0.5,
+            "max_sensors": 32, "seed": 42}
+MODEL = ("patch_size", "embed_dim", "depth", "num_heads", "max_patches", "drop_prob")
+CONTROLS = ("none", "shuffled-time")
+logger = logging.getLogger("neurodecode.pretrain")
+
+
+@dataclass
+class PretrainResult:
+    """What :func:`pretrain` wrote: the weights folder, the loss per epoch and the windows per dataset."""
+
+    folder: Path
+    losses: list[float]
+    windows: dict[str, int]
+    seconds: float
+
+
+@dataclass
+class _Group:
+    """The windows of one run: one set of sensors."""
+
+    dataset: str
+    data: np.ndarray  # (n_chans, n_times) float32
+    sensors: object  # torch.Tensor (n_chans, 9)
+    starts: np.ndarray
+
+
+def _load(config) -> dict:
+    from ..yamlio import read_yaml_mapping
+
+    if isinstance(config, (str, Path)):
+        from ..utils import resource_names
+
+        shipped = resource_names("pretraining")
+        path = Path(config)
+        if not path.is_file() and str(config) in shipped:
+            path = shipped[str(config)]
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such pretraining definition, nor a shipped one ({', '.join(shipped)})")
+        spec, where = read_yaml_mapping(path, "pretraining definition"), str(path)
+    elif isinstance(config, dict):
+        spec, where = dict(config), "pretraining"
+    else:
+        raise ConfigError(f"a pretraining definition is a YAML file or a mapping, got {type(config).__name__}")
+    for key in spec:
+        if key not in KEYS:
+            raise UnknownNameError(f"key in {where}:", key, KEYS)
+    for key in ("datasets", "sfreq", "window", "output"):
+        if spec.get(key) in (None, "", []):
+            raise ConfigError(f"{where}: '{key}' is missing")
+    training = {**TRAINING, **(spec.get("training") or {})}
+    for key in training:
+        if key not in TRAINING:
+            raise UnknownNameError(f"training setting in {where}:", key, list(TRAINING))
+    model = dict(spec.get("model") or {})
+    for key in model:
+        if key not in MODEL:
+            raise UnknownNameError(f"model setting in {where}:", key, list(MODEL))
+    control = spec.get("control") or "none"
+    check_option("control", control, CONTROLS)
+    if not 0 < float(training["mask_ratio"]) < 1:
+        raise ConfigError(f"{where}: mask_ratio must be between 0 and 1, got {training['mask_ratio']}")
+    return {**spec, "where": where, "training": training, "model": model, "control": control,
+            "step": float(spec.get("step") or spec["window"]), "window": float(spec["window"]),
+            "sfreq": float(spec["sfreq"]), "name": spec.get("name") or "pretraining"}
+
+
+def _groups(spec: dict) -> list[_Group]:
+    """Every run of every dataset, preprocessed, as sensors plus window starts; checked before training."""
+    import mne
+
+    from ..datasets import get_dataset
+    from ..preprocessing import Recipe
+    from ..windows import preprocessed
+    from .sensor_transformer import sensor_features
+
+    recipe = Recipe.coerce(spec.get("recipe"))
+    n_len = int(round(spec["window"] * spec["sfreq"]))
+    n_step = max(1, int(round(spec["step"] * spec["sfreq"])))
+    groups = []
+    for entry in spec["datasets"]:
+        entry = {"name": entry} if isinstance(entry, str) else dict(entry)
+        dataset = get_dataset(entry["name"], **(entry.get("params") or {}))
+        subjects = entry.get("subjects") or dataset.subject_list
+        pre = preprocessed(dataset, recipe)
+        for subject in subjects:
+            for session, runs in pre.runs(subject).items():
+                for run, cached in runs.items():
+                    where = f"{dataset.code} subject {subject} session {session} run {run}"
+                    if abs(cached.sfreq - spec["sfreq"]) > 1e-6:
+                        raise ConfigError(f"{where} is at {cached.sfreq:g} Hz after the recipe, not {spec['sfreq']:g}"
+                                          f" Hz; add resample: {{sfreq: {spec['sfreq']:g}}} to the recipe")
+                    picks = mne.pick_types(cached.info, meg=True, eeg=True, exclude="bads")
+                    if len(picks) == 0:
+                        raise ConfigError(f"{where}: no EEG or MEG channel")
+                    try:
+                        sensors = sensor_features([cached.info["chs"][i] for i in picks])
+                    except ValueError as exc:
+                        raise ConfigError(f"{where}: {exc}; pretraining embeds sensors from their positions: add a "
+                                          "montage step to the recipe (montage: {name: standard_1020})") from None
+                    starts = np.arange(0, cached.n_times - n_len + 1, n_step)
+                    if len(starts):
+                        groups.append(_Group(dataset.code, cached.data[picks], sensors, starts))
+    if not groups:
+        raise ConfigError(f"{spec['where']}: no run is as long as one window of {spec['window']:g} s")
+    return groups
+
+
+def _batches(groups: list[_Group], batch_size: int, rng) -> list[tuple[int, np.ndarray]]:
+    out = []
+    for g, group in enumerate(groups):
+        order = rng.permutation(len(group.starts))
+        out += [(g, order[i:i + batch_size]) for i in range(0, len(order), batch_size)]
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def pretrain(config, *, output: str | Path | None = None, verbose: bool = False) -> PretrainResult:
+    """Pretrain a SensorTransformer by masked reconstruction; write it with ``save_pretrained``.
+
+    Parameters
+    ----------
+    config : str | Path | dict
+        A definition (see the module docstring), a YAML file, or a shipped name.
+    output : str | Path | None
+        Overrides the definition's ``output`` folder.
+    verbose : bool
+        Log the loss of each epoch.
+
+    Returns
+    -------
+    result : PretrainResult
+    """
+    import torch
+
+    from ..environment import require
+    from .sensor_transformer import SensorTransformer
+
+    require("braindecode")
+    spec = _load(config)
+    folder = Path(output or spec["output"])
+    t0 = perf_counter()
+    groups = _groups(spec)
+    training = spec["training"]
+    n_len = int(round(spec["window"] * spec["sfreq"]))
+    rng = np.random.default_rng(training["seed"])
+    torch.manual_seed(training["seed"])
+    generator = torch.Generator().manual_seed(training["seed"])
+    model = SensorTransformer(n_outputs=1, n_times=n_len, sfreq=spec["sfreq"], **spec["model"])
+    if n_len // model.patch_size > model.max_patches or n_len < model.patch_size:
+        raise ConfigError(f"{spec['where']}: windows of {n_len} samples need 1 to {model.max_patches} patches of "
+                          f"{model.patch_size} samples")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
+    steps = training["epochs"] * len(_batches(groups, training["batch_size"], np.random.default_rng(0)))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+    losses = []
+    model.train()
+    for epoch in range(training["epochs"]):
+        total, count = 0.0, 0
+        for g, idx in _batches(groups, training["batch_size"], rng):
+            group = groups[g]
+            x = np.stack([group.data[:, s:s + n_len] for s in group.starts[idx]]).astype(np.float32)
+            if spec["control"] == "shuffled-time":  # same sensors and amplitudes, no temporal structure
+                x = np.stack([w[:, rng.permutation(n_len)] for w in x])
+            sensors = group.sensors
+            if x.shape[1] > training["max_sensors"]:
+                keep = np.sort(rng.choice(x.shape[1], training["max_sensors"], replace=False))
+                x, sensors = x[:, keep], sensors[keep]
+            loss = model.masked_loss(torch.from_numpy(x), sensors, training["mask_ratio"], generator)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total, count = total + loss.item() * len(idx), count + len(idx)
+        losses.append(total / count)
+        if verbose:
+            logger.info(f"epoch {epoch + 1}/{training['epochs']}: masked reconstruction loss {losses[-1]:.4f}")
+    windows: dict[str, int] = {}
+    for group in groups:
+        windows[group.dataset] = windows.get(group.dataset, 0) + len(group.starts)
+    _write(model.eval(), folder, {"name": spec["name"], "datasets": spec["datasets"], "recipe": spec.get("recipe"),
+                                  "sfreq": spec["sfreq"], "window": spec["window"], "step": spec["step"],
+                                  "model": spec["model"], "training": training, "control": spec["control"],
+                                  "windows": windows, "losses": losses})
+    return PretrainResult(folder, losses, windows, perf_counter() - t0)
+
+
+def _write(model, folder: Path, summary: dict) -> None:
+    """``save_pretrained`` into a sibling folder renamed into place, so a crash leaves no half model;
+    braindecode's extra ``pytorch_model.bin`` (a pickle) is not kept."""
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(tmp)
+    (tmp / "pytorch_model.bin").unlink(missing_ok=True)
+    (tmp / "pretraining.json").write_text(json.dumps(summary, indent=1, default=str))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)

@@ -1,0 +1,144 @@
+"""Self-supervised pretraining on EEG and MEG mixed; its weights fine-tune through from_pretrained."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from neurodecode.errors import ConfigError, UnknownNameError
+from neurodecode.models import get_pipeline, load_model, save_model
+from neurodecode.models import pretrained as pt
+from neurodecode.models.pretraining import pretrain
+from neurodecode.models.sensor_transformer import SensorTransformer, sensor_features
+from neurodecode.windows import Windows
+
+RECIPE = [{"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}, {"resample": {"sfreq": 128.0}}]
+TINY = {"patch_size": 32, "embed_dim": 32, "depth": 1, "num_heads": 2}
+
+
+def _spec(tmp_path, **over):
+    spec = {"name": "tiny",
+            "datasets": [{"name": "SyntheticMI", "params": {"n_subjects": 1, "n_sessions": 1, "n_runs": 1}},
+                         {"name": "SyntheticMEG", "params": {"n_subjects": 1, "n_runs": 1, "n_trials": 6}}],
+            "recipe": RECIPE, "sfreq": 128.0, "window": 2.0, "step": 1.0, "model": TINY,
+            "training": {"epochs": 3, "batch_size": 16, "max_sensors": 16}, "output": str(tmp_path / "weights")}
+    return {**spec, **over}
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pretrain")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pretrain(_spec(folder))
+
+
+def test_pretraining_mixes_eeg_and_meg_and_learns(pretrained):
+    assert set(pretrained.windows) == {"SyntheticMI", "SyntheticMEG"} and min(pretrained.windows.values()) > 10
+    assert pretrained.losses[-1] < pretrained.losses[0] < 1.5  # z-scored patches: 1 is predicting the mean
+    files = sorted(p.name for p in pretrained.folder.iterdir())
+    assert files == ["README.md", "config.json", "model.safetensors", "pretraining.json"]  # no pickle
+    config = json.loads((pretrained.folder / "config.json").read_text())
+    assert config["chs_info"] is None and config["sfreq"] == 128.0 and config["embed_dim"] == 32
+    summary = json.loads((pretrained.folder / "pretraining.json").read_text())
+    assert summary["losses"] == pretrained.losses and summary["control"] == "none"
+
+
+def test_pretrained_weights_fine_tune_on_another_cap(pretrained, tmp_path):
+    """The weights load through braindecode's from_pretrained for channels never seen in pretraining."""
+    from safetensors.torch import load_file
+
+    rng = np.random.default_rng(0)
+    info = mne.create_info(["O1", "Oz", "O2", "POz", "PO3", "PO4", "PO7", "PO8"], 128.0, "eeg")
+    info.set_montage("standard_1005")
+    X = rng.standard_normal((96, 8, 256)) * 1e-5
+    y = np.repeat(["13", "17"], 48)
+    t = np.arange(256) / 128.0
+    for label, freq in (("13", 13.0), ("17", 17.0)):  # the SSVEP frequency, on the occipital channels
+        X[y == label, :3] += 3e-5 * np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi, ((y == label).sum(), 1, 1)))
+    epochs = mne.EpochsArray(X, info, verbose=False)
+    module, _ = pt.load_pretrained("SensorTransformer", pretrained.folder, n_outputs=2, n_chans=8, n_times=256,
+                                   sfreq=128.0, chs_info=info["chs"])
+    saved = load_file(str(pretrained.folder / "model.safetensors"))
+    state = module.state_dict()
+    assert all(state[k].equal(v) for k, v in saved.items() if not k.startswith("final_layer"))
+    clf = get_pipeline("SensorTransformer", pretrained=str(pretrained.folder), max_epochs=40, valid_size=None,
+                       finetune="full")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(epochs[::2], y[::2])
+    assert np.mean(clf.predict(epochs[1::2]) == y[1::2]) >= 0.75  # 48 held-out windows: chance is 0.5
+    w = Windows(X.astype("float32"), pd.DataFrame({"label": y}), info.ch_names, 128.0)
+    loaded = load_model(save_model(clf, tmp_path / "st.ndmodel", w))
+    assert np.array_equal(loaded.estimator.predict_proba(epochs), clf.predict_proba(epochs))
+    with pytest.raises(ConfigError, match="fit it on mne.Epochs"):
+        get_pipeline("SensorTransformer", pretrained=str(pretrained.folder)).fit(X.astype("float32"), y)
+    with pytest.raises(ConfigError, match="256 Hz, the encoder was pretrained at 128 Hz"):
+        get_pipeline("SensorTransformer", pretrained=str(pretrained.folder)).fit(
+            mne.EpochsArray(X, mne.create_info(info.ch_names, 256.0, "eeg").set_montage("standard_1005"),
+                            verbose=False), y)
+
+
+def test_the_shuffled_time_control_learns_less(pretrained, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        control = pretrain(_spec(tmp_path, control="shuffled-time"))
+    assert control.windows == pretrained.windows
+    assert control.losses[-1] > pretrained.losses[-1]  # white in time: no neighbour predicts a patch
+
+
+def test_sensor_features_mix_types():
+    meg = mne.io.read_info(str(__import__("neurodecode.utils", fromlist=["x"]).resource_path("meg")
+                               / "neuromag306-info.fif"))
+    picks = mne.pick_types(meg, meg=True)[:6]
+    eeg = mne.create_info(["C3", "C4"], 100.0, "eeg").set_montage("standard_1005")
+    feats = sensor_features([meg["chs"][i] for i in picks] + eeg["chs"])
+    assert feats.shape == (8, 9)
+    types = feats[:, 6:].numpy()
+    assert types[-2:].tolist() == [[1, 0, 0], [1, 0, 0]]
+    assert sorted(map(tuple, types[:6].tolist())) == sorted([(0, 0, 1), (0, 0, 1), (0, 1, 0)] * 2)
+    assert np.allclose(feats[-2:, 3:6].numpy(), 0)  # EEG has no orientation
+    net = SensorTransformer(n_outputs=3, chs_info=[meg["chs"][i] for i in picks], n_times=256, sfreq=100.0, **TINY)
+    assert net(torch.randn(2, 6, 256)).shape == (2, 3)
+
+
+def test_bad_pretraining_sets_are_one_line(tmp_path, shared_data):
+    """The Muse recordings read without their montage: channels with no position are refused by name."""
+    definition = tmp_path / "muse_unplaced.yml"
+    definition.write_text(json.dumps({
+        "code": "MuseUnplaced", "paradigm": "p300", "root": str(shared_data / "muse-visual-p300"),
+        "pattern": "subject{subject}/session{session}/*.csv", "events": {"Target": 2, "NonTarget": 1},
+        "interval": [0.0, 0.8], "units": "uV",
+        "csv": {"time": "timestamps", "marker": ["Marker", "Marker0"], "misc": ["Right AUX"], "sfreq": 256}}))
+    with pytest.raises(ConfigError, match=r"MuseUnplaced subject 1 session \S+ run \S+: channels \['TP9', 'AF7', "
+                                          r"'AF8', 'TP10'\] have no position; pretraining embeds sensors from their "
+                                          r"positions: add a montage step"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pretrain(_spec(tmp_path, datasets=[{"name": str(definition), "subjects": [1]}]))
+    with pytest.raises(ConfigError, match=r"is at 250 Hz after the recipe, not 128 Hz; add resample"):
+        pretrain(_spec(tmp_path, recipe=[], datasets=[{"name": "SyntheticMI", "params": {"n_subjects": 1,
+                                                                                          "n_sessions": 1}}]))
+    with pytest.raises(UnknownNameError, match="did you mean epochs"):
+        pretrain(_spec(tmp_path, training={"epoch": 3}))
+    with pytest.raises(UnknownNameError, match="unknown control 'shuffled'"):
+        pretrain(_spec(tmp_path, control="shuffled"))
+
+
+def test_pretrain_command(tmp_path):
+    path = tmp_path / "tiny.yml"
+    path.write_text(json.dumps(_spec(tmp_path, training={"epochs": 1, "batch_size": 16, "max_sensors": 16})))
+    proc = subprocess.run([sys.executable, "-m", "neurodecode.cli", "pretrain", str(path), "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("pretrained on ") and f"weights: {tmp_path / 'weights'}" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "neurodecode.cli", "pretrain", str(tmp_path / "absent.yml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
