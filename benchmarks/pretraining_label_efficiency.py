@@ -13,7 +13,8 @@ Protocol (in one run, on the same test trials):
    the test set, the same for every model and shot count; k labelled trials per class are
    the first k of each class in the first half.
 4. Three models fine-tuned (every weight) or trained on those k trials: pretrained,
-   from scratch (the same architecture, random weights) and control-pretrained. Balanced
+   from scratch (the same architecture, random weights) and control-pretrained, with TS+LR
+   on the same trials as a reference for what the split allows. Balanced
    accuracy on the test trials; MOABB's one-sided paired permutation test across Kalunga's
    9 subjects (PhysionetMI has one subject: no test).
 
@@ -51,16 +52,21 @@ PRETRAIN_SETS = [
 ]
 
 
-def pretrain_both(epochs: int, out: Path) -> dict:
+def pretrain_both(epochs: int, out: Path, reuse: bool = False) -> dict:
     from neurodecode.models.pretraining import pretrain
 
     folders = {}
     for control in ("none", "shuffled-time"):
+        folder = out / f"pretrained-{control}"
+        if reuse and (folder / "model.safetensors").is_file():
+            folders[control] = folder
+            print(f"pretraining ({control}): reused {folder}", flush=True)
+            continue
         t0 = time.perf_counter()
         result = pretrain({"name": f"label-efficiency-{control}", "datasets": PRETRAIN_SETS,
                            "recipe": RECIPE, "sfreq": SFREQ, "window": 2.0, "step": 2.0,
                            "model": MODEL, "training": {"epochs": epochs, "seed": 42}, "control": control,
-                           "output": str(out / f"pretrained-{control}")})
+                           "output": str(folder)})
         folders[control] = result.folder
         print(f"pretraining ({control}): {sum(result.windows.values())} windows {result.windows}, loss "
               f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}, {time.perf_counter() - t0:.0f} s", flush=True)
@@ -121,6 +127,12 @@ def score_models(epochs, labels, folders: dict, shots: list[int], max_epochs: in
             rows.append({"shots": k, "model": model, "n_train": len(train), "n_test": len(test),
                          "score": balanced_accuracy_score(labels[test], predicted),
                          "seconds": time.perf_counter() - t0})
+        # a reference on the same trials, to tell a split nothing learns from a network that does not
+        reference = get_pipeline("TS+LR").fit(epochs[train].get_data(copy=False), labels[train])
+        rows.append({"shots": k, "model": "TS+LR (reference)", "n_train": len(train), "n_test": len(test),
+                     "score": balanced_accuracy_score(labels[test],
+                                                      reference.predict(epochs[test].get_data(copy=False))),
+                     "seconds": float("nan")})
     return rows
 
 
@@ -131,7 +143,7 @@ def paired(table: pd.DataFrame) -> pd.DataFrame:
     for (dataset, k), g in table.groupby(["dataset", "shots"]):
         wide = g.pivot_table(index="subject", columns="model", values="score")
         row = {"dataset": dataset, "shots": k, "n_subjects": len(wide),
-               **{f"{m}_mean": wide[m].mean() for m in ("pretrained", "scratch", "control")}}
+               **{f"{m}_mean": wide[m].mean() for m in ("pretrained", "scratch", "control", "TS+LR (reference)")}}
         for model in ("pretrained", "control"):
             row[f"{model}_gain"] = (wide[model] - wide["scratch"]).mean()
             row[f"p_{model}"] = (float(meta_analysis.compute_pvals_perm(wide[[model, "scratch"]])[0, 1])
@@ -146,6 +158,7 @@ def main(argv=None) -> int:
     parser.add_argument("--finetune-epochs", type=int, default=40)
     parser.add_argument("--subjects", type=int, nargs="+", default=list(range(1, 10)), help="Kalunga2016 subjects")
     parser.add_argument("--out", default=str(REPO / "results" / "label-efficiency"))
+    parser.add_argument("--reuse", action="store_true", help="reuse the pretrained folders already in --out")
     args = parser.parse_args(argv)
     import mne
     import torch
@@ -155,7 +168,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    folders = pretrain_both(args.epochs, out)
+    folders = pretrain_both(args.epochs, out, args.reuse)
     rows = []
     for name, subjects, shots in (("Kalunga2016", args.subjects, [2, 4, 8]), ("PhysionetMI", [1], [3, 6, 10])):
         for subject in subjects:

@@ -86,12 +86,26 @@ def test_pretrained_weights_fine_tune_on_another_cap(pretrained, tmp_path):
                             verbose=False), y)
 
 
-def test_the_shuffled_time_control_learns_less(pretrained, tmp_path):
+def test_the_shuffled_time_control_keeps_space_and_removes_time(pretrained, tmp_path):
+    """The control's windows: lag-1 autocorrelation gone, zero-lag correlation between channels kept."""
+    from neurodecode.datasets import SyntheticMI
+    from neurodecode.models.pretraining import shuffle_time
+    from neurodecode.windows import sliding_windows
+
+    windows = sliding_windows(SyntheticMI(n_subjects=1, n_sessions=1, n_runs=1), [1], RECIPE, length=2.0, step=2.0)
+    x = windows.X[:20].astype(np.float64)
+    shuffled = shuffle_time(x, np.random.default_rng(0))
+
+    def lag1(a):
+        return np.mean([np.corrcoef(w[c, :-1], w[c, 1:])[0, 1] for w in a for c in range(a.shape[1])])
+
+    assert lag1(x) > 0.7 and abs(lag1(shuffled)) < 0.05  # 1-40 Hz at 128 Hz: neighbours alike
+    assert np.allclose([np.corrcoef(w)[0, 1] for w in shuffled], [np.corrcoef(w)[0, 1] for w in x])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         control = pretrain(_spec(tmp_path, control="shuffled-time"))
     assert control.windows == pretrained.windows
-    assert control.losses[-1] > pretrained.losses[-1]  # white in time: no neighbour predicts a patch
+    assert json.loads((control.folder / "pretraining.json").read_text())["control"] == "shuffled-time"
 
 
 def test_sensor_features_mix_types():

@@ -19,8 +19,9 @@ The definition (YAML, or a mapping)::
     window: 2.0                                # s
     step: 1.0                                  # s between window starts
     model: {patch_size: 32, embed_dim: 64, depth: 2, num_heads: 4}
-    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, max_sensors: 32, seed: 42}
-    control: none                              # or shuffled-time: each window's samples permuted
+    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, max_sensors: 32, seed: 42,
+               device: auto}                   # auto: CUDA when present, else the CPU
+    control: none                              # or shuffled-time: see shuffle_time
     output: results/pretrained/eeg-meg-small
 
 A window with more than ``max_sensors`` channels is trained on a random
@@ -39,11 +40,11 @@ import numpy as np
 
 from ..errors import ConfigError, UnknownNameError, check_option
 
-__all__ = ["pretrain", "PretrainResult", "CONTROLS"]
+__all__ = ["pretrain", "PretrainResult", "CONTROLS", "shuffle_time"]
 
 KEYS = ("name", "datasets", "recipe", "sfreq", "window", "step", "model", "training", "control", "output")
 TRAINING = {"epochs": 10, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.01, "mask_ratio": 0.5,
-            "max_sensors": 32, "seed": 42}
+            "max_sensors": 32, "seed": 42, "device": "auto"}
 MODEL = ("patch_size", "embed_dim", "depth", "num_heads", "max_patches", "drop_prob")
 CONTROLS = ("none", "shuffled-time")
 logger = logging.getLogger("neurodecode.pretrain")
@@ -150,6 +151,21 @@ def _groups(spec: dict) -> list[_Group]:
     return groups
 
 
+def shuffle_time(x: np.ndarray, rng) -> np.ndarray:
+    """The control's windows: each window's samples in a random order, the same for all its
+    channels. Sensors, amplitudes and the instantaneous spatial covariance stay; no temporal
+    structure does.
+
+    Examples
+    --------
+    >>> x = np.arange(12.0).reshape(1, 2, 6)
+    >>> y = shuffle_time(x, np.random.default_rng(0))
+    >>> bool((y[0, 1] - y[0, 0] == 6).all()), sorted(y[0, 0]) == list(x[0, 0])
+    (True, True)
+    """
+    return np.stack([w[:, rng.permutation(w.shape[-1])] for w in x])
+
+
 def _batches(groups: list[_Group], batch_size: int, rng) -> list[tuple[int, np.ndarray]]:
     out = []
     for g, group in enumerate(groups):
@@ -176,7 +192,7 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
     """
     import torch
 
-    from ..environment import require
+    from ..environment import check_device, require
     from .sensor_transformer import SensorTransformer
 
     require("braindecode")
@@ -188,8 +204,10 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
     n_len = int(round(spec["window"] * spec["sfreq"]))
     rng = np.random.default_rng(training["seed"])
     torch.manual_seed(training["seed"])
-    generator = torch.Generator().manual_seed(training["seed"])
-    model = SensorTransformer(n_outputs=1, n_times=n_len, sfreq=spec["sfreq"], **spec["model"])
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if training["device"] == "auto" else training["device"]
+    check_device(device)
+    generator = torch.Generator(device=device).manual_seed(training["seed"])
+    model = SensorTransformer(n_outputs=1, n_times=n_len, sfreq=spec["sfreq"], **spec["model"]).to(device)
     if n_len // model.patch_size > model.max_patches or n_len < model.patch_size:
         raise ConfigError(f"{spec['where']}: windows of {n_len} samples need 1 to {model.max_patches} patches of "
                           f"{model.patch_size} samples")
@@ -203,13 +221,14 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
         for g, idx in _batches(groups, training["batch_size"], rng):
             group = groups[g]
             x = np.stack([group.data[:, s:s + n_len] for s in group.starts[idx]]).astype(np.float32)
-            if spec["control"] == "shuffled-time":  # same sensors and amplitudes, no temporal structure
-                x = np.stack([w[:, rng.permutation(n_len)] for w in x])
+            if spec["control"] == "shuffled-time":
+                x = shuffle_time(x, rng)
             sensors = group.sensors
             if x.shape[1] > training["max_sensors"]:
                 keep = np.sort(rng.choice(x.shape[1], training["max_sensors"], replace=False))
                 x, sensors = x[:, keep], sensors[keep]
-            loss = model.masked_loss(torch.from_numpy(x), sensors, training["mask_ratio"], generator)
+            loss = model.masked_loss(torch.from_numpy(x).to(device), sensors.to(device), training["mask_ratio"],
+                                     generator)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -221,7 +240,7 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
     windows: dict[str, int] = {}
     for group in groups:
         windows[group.dataset] = windows.get(group.dataset, 0) + len(group.starts)
-    _write(model.eval(), folder, {"name": spec["name"], "datasets": spec["datasets"], "recipe": spec.get("recipe"),
+    _write(model.eval().cpu(), folder, {"name": spec["name"], "datasets": spec["datasets"], "recipe": spec.get("recipe"),
                                   "sfreq": spec["sfreq"], "window": spec["window"], "step": spec["step"],
                                   "model": spec["model"], "training": training, "control": spec["control"],
                                   "windows": windows, "losses": losses})
