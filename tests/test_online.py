@@ -136,10 +136,13 @@ def test_live_decisions_equal_the_pseudo_online_replay(shared_data, tmp_path):
     raw = recording(dataset="PhysionetMI", subject=1, session="0", run="1")  # S001R08
     assert raw.n_times == 20000
     live, errors = {}, []
+    # built here, not in the threads: the player waits for its first consumer only, and a decoder
+    # still loading its model would connect late and miss the first chunks
+    decoders = {p: OnlineDecoder(m) for p, m in models.items()}
 
     def decode(name):
         try:
-            live[name] = OnlineDecoder(models[name]).run("physionet-R08", n_samples=raw.n_times, timeout=30)
+            live[name] = decoders[name].run("physionet-R08", n_samples=raw.n_times, timeout=30)
         except Exception as exc:  # noqa: BLE001  (re-raised below, in the test's thread)
             errors.append(exc)
 

@@ -77,34 +77,13 @@ def _player_class():
 
         PlayerLSL pushes as soon as it starts (a late inlet would miss the first chunks
         and count samples from another origin), and pushes each chunk one chunk period
-        before the timestamp it gives it (latencies would come out negative). At the end
-        of the recording it deletes its outlet at once, so a consumer still pulling the
-        last chunks saw the stream vanish (70 samples short under load): the outlet is
-        kept until its consumers disconnect, at most ``linger`` seconds, unless the
-        player is stopped. ``_stream`` (the body of PlayerLSL's streaming loop) and
-        ``_del_outlets`` (its end) are the private methods used.
+        before the timestamp it gives it (latencies would come out negative).
+        ``_stream``, the body of PlayerLSL's streaming loop, is the one private method used.
         """
 
-        def __init__(self, *args, wait: float = 30.0, linger: float = 10.0, **kwargs):
+        def __init__(self, *args, wait: float = 30.0, **kwargs):
             super().__init__(*args, **kwargs)
             self._wait, self._waited = wait, False
-            self._linger, self._stopping = linger, False
-
-        def stop(self):
-            self._stopping = True  # a stop is not the end of the recording: no lingering
-            return super().stop()
-
-        def _del_outlets(self):
-            outlet = getattr(self, "_outlet", None)
-            deadline = time.monotonic() + (0.0 if self._stopping else self._linger)
-            while outlet is not None and time.monotonic() < deadline:
-                try:
-                    if not outlet.has_consumers():
-                        break
-                except Exception:  # noqa: BLE001  (an outlet already gone)
-                    break
-                time.sleep(0.05)
-            super()._del_outlets()
 
         def _stream(self):
             if not self._waited:
