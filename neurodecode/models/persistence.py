@@ -152,11 +152,11 @@ def network_weights(state: bytes | str, device: str = "cpu") -> dict:
     """The state dict that :func:`network_state` gave (bytes, or a model file's entry name)."""
     from safetensors.torch import load
 
-    if isinstance(state, str):
+    if isinstance(state, str):  # a model file's entry: someone else's data, safetensors only
         entries = _weights.get() or {}
         if state not in entries:
             raise ConfigError(f"the model file has no weights entry {state!r}; it is damaged: save it again")
-        state = entries[state]
+        return {k: v.to(device) for k, v in load(entries[state]).items()}
     if state[:2] == b"PK":  # torch.save's zip, from a model pickled by an earlier version
         import io
 
