@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -33,12 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("NEURODECODE_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
-os.environ.setdefault("NEURODECODE_DATA", str(SHARED / "mne_data"))
-os.environ.setdefault("NEURODECODE_OFFLINE", "1")
-os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
-os.environ.setdefault("NEURODECODE_HOME", str(REPO / ".bench-home"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _offline import use_shared_data  # noqa: E402
+
+REPO, SHARED = use_shared_data()
 
 SFREQ = 128.0
 MODEL = {"patch_size": 32, "embed_dim": 64, "depth": 2, "num_heads": 4}

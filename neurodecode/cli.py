@@ -260,6 +260,29 @@ def _cmd_pretrain(args) -> int:
     return 0
 
 
+def _cmd_train_denoiser(args) -> int:
+    import numpy as np
+
+    from .errors import ConfigError
+    from .preprocessing.denoising.training import train_denoiser
+
+    arrays = {}
+    for what, path in (("clean", args.clean), ("artifacts", args.artifacts)):
+        try:
+            arrays[what] = np.load(path, allow_pickle=False)  # a .npy of numbers only: never runs code
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--{what} {path}: not a readable .npy array ({exc})") from None
+    _log_lines("neurodecode.denoise", args.quiet)
+    result = train_denoiser(arrays["clean"], arrays["artifacts"], artifact=args.artifact, sfreq=args.sfreq,
+                            causal=args.causal, epochs=args.epochs, random_state=args.seed,
+                            trained_on=f"neurodecode train-denoiser on {args.clean} + {args.artifacts}",
+                            verbose=not args.quiet)
+    path = result.denoiser.save(args.output)
+    print(f"{result.denoiser!r}: validation RRMSE_t {min(result.val_rrmse):.4f} at epoch {result.best_epoch}, "
+          f"{result.seconds:.0f} s; written to {path}")
+    return 0
+
+
 def _cmd_resave_model(args) -> int:
     from .models.persistence import resave_legacy_model
 
@@ -354,6 +377,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="weights folder (default: the definition's 'output')")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(func=_cmd_pretrain)
+    p = sub.add_parser("train-denoiser", help="train an EOG or EMG denoiser for the 'denoise' recipe step "
+                                              "(EEGdenoiseNet protocol: SNR drawn from -7 to 2 dB)")
+    p.add_argument("--clean", required=True, help="clean EEG segments, a (n_segments, n_times) .npy array")
+    p.add_argument("--artifacts", required=True, help="pure artifact segments, (n_segments, n_times) .npy")
+    p.add_argument("--artifact", required=True, choices=["eog", "emg"])
+    p.add_argument("--sfreq", required=True, type=float, help="sampling rate of the segments (Hz)")
+    p.add_argument("--causal", action="store_true", help="use past samples only (for pseudo-online and online)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True, help="denoiser file to write (.safetensors)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=_cmd_train_denoiser)
     p = sub.add_parser("resave-model", help="re-save a model file of the first (pickle) format in the safe "
                                             "format; only for a file from a source you trust")
     p.add_argument("old", help="model file of the first format (.ndmodel)")

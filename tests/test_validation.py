@@ -29,6 +29,11 @@ BAD = [
       "datasets": [{"name": "SyntheticMI", "params": {"n_subjects": 2, "sfreq": 250}}]},
      "fmax=100 Hz is at or above half the paradigm's resample rate of 128 Hz"),
     ({"recipe": [{"lowpass": {"h_freq": 80.0}}]}, "recipe step lowpass h_freq=80 Hz is at or above the Nyquist"),
+    ({"recipe": [{"denoise": {"artifact": "eog"}}]},
+     "dataset SyntheticMI: denoise: the eog model was trained at 256 Hz only and the data is at 128 Hz; add "
+     "{resample: {sfreq: 256}} before the denoise step"),
+    ({"recipe": [{"denoise": {"artifact": "emg", "model": "eog"}}]},
+     "recipe step 'denoise': artifact 'emg' with model 'eog', which was trained to remove eog"),
     ({"datasets": [{"name": "SyntheticSSVEP", "params": {"n_subjects": 2}}]},
      "paradigm LeftRightImagery cannot use dataset SyntheticSSVEP (ssvep); use a ssvep paradigm"),
     ({"pipelines": ["CCA"]}, "pipeline CCA is made for SSVEP, not LeftRightImagery"),

@@ -149,6 +149,9 @@ def _nyquist(paradigm, name, recipe, code, sfreq, where) -> None:
         params = step.get_params()
         if step.name == "resample" and params.get("sfreq"):
             rate = float(params["sfreq"])
+        problem = step.rate_problem(rate)
+        if problem:
+            raise ConfigError(f"{where}: dataset {code}: {problem}")
         for key in ("l_freq", "h_freq", "freqs"):
             values = params.get(key)
             values = values if isinstance(values, (list, tuple)) else [values]

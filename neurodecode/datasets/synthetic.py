@@ -29,7 +29,8 @@ from ..moabb_api import BaseDataset, any_class_name
 from ..utils import did_you_mean, digest, progress
 from .montage import standard_montage_name, standard_positions
 
-__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "GeneratedDataset", "DEFAULT_CHANNELS",
+__all__ = ["blink_waveform", "emg_burst",
+           "SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "GeneratedDataset", "DEFAULT_CHANNELS",
            "CAPS", "cap_channels"]
 
 #: 10-20 system plus the 10-10 positions that the three paradigms need.
@@ -314,15 +315,13 @@ class _SyntheticBase(GeneratedDataset):
         for onset in _poisson_onsets(rng, self.artifact_rates["blink"] * minutes, n_times / sf - 0.5):
             width = rng.uniform(0.05, 0.08)  # s, Gaussian sd: a blink lasts ~0.3-0.4 s
             start, stop = int(onset * sf), min(n_times, int((onset + 8 * width) * sf))
-            t = np.arange(stop - start) / sf - 4 * width
-            out[:, start:stop] += rng.uniform(80, 150) * np.outer(eyes, np.exp(-0.5 * (t / width) ** 2))
+            out[:, start:stop] += rng.uniform(80, 150) * np.outer(eyes, blink_waveform(stop - start, width, sf))
             rows.append(("blink", onset, (stop - start) / sf, self._channels_over(eyes)))
         for onset in _poisson_onsets(rng, self.artifact_rates["emg"] * minutes, n_times / sf - 2.0):
             duration = rng.uniform(0.5, 1.5)
             start, stop = int(onset * sf), min(n_times, int((onset + duration) * sf))
             side = self._pattern("T7" if rng.random() < 0.5 else "T8", 0.05)
-            burst = _colored_noise(rng, (stop - start,), sf, exponent=0.0, fmin=20.0)
-            burst *= np.hanning(stop - start)
+            burst = emg_burst(rng, stop - start, sf)  # drawn before the amplitude, as it always was
             out[:, start:stop] += rng.uniform(20, 40) * np.outer(side, burst)
             rows.append(("emg", onset, (stop - start) / sf, self._channels_over(side)))
         for onset in _poisson_onsets(rng, self.artifact_rates["pop"] * minutes, n_times / sf - 1.0):
@@ -540,6 +539,26 @@ def generate_subject(dataset, subject) -> dict:
     for session, run in progress(runs, desc=f"{dataset.code} sub-{subject}: generating"):
         out.setdefault(f"{session}", {})[f"{run}"] = dataset.generate_run(subject, session, run)[0]
     return out
+
+
+def blink_waveform(n: int, width: float, sfreq: float, center: float | None = None) -> np.ndarray:
+    """A blink as the generator draws it: a Gaussian of ``width`` s (sd), peak 1, centred at ``center`` s
+    (by default 4 sd, so the blink starts from rest).
+
+    Examples
+    --------
+    >>> w = blink_waveform(100, 0.05, 250.0)
+    >>> int(w.argmax()), float(w.max())
+    (50, 1.0)
+    """
+    t = np.arange(n) / sfreq - (4 * width if center is None else center)
+    return np.exp(-0.5 * (t / width) ** 2)
+
+
+def emg_burst(rng, n: int, sfreq: float, *, fmin: float = 20.0, exponent: float = 0.0) -> np.ndarray:
+    """A muscle burst as the generator draws it: white (``exponent`` 0) noise above ``fmin`` Hz under a Hann
+    envelope, unit variance before the envelope."""
+    return _colored_noise(rng, (n,), sfreq, exponent=exponent, fmin=fmin) * np.hanning(n)
 
 
 def _colored_noise(rng, shape, sfreq, exponent=1.0, fmin=0.5, dtype=np.float64):

@@ -8,7 +8,9 @@ from scipy.signal import fftconvolve, welch
 
 from ..moabb_api import subject_data
 
-__all__ = ["audit_dataset", "audit_run", "fingerprint", "find_duplicates"]
+__all__ = ["audit_dataset", "audit_run", "clean_stretches", "fingerprint", "find_duplicates"]
+
+CLEAN_MADS = 5.0      # a clean stretch has no sample beyond this many robust SDs of its channel
 
 FLAT_V = 1e-9          # a channel moving less than 1 nV (std) carries no signal
 NOISY_Z = 5.0          # robust z-score of log channel std
@@ -72,6 +74,46 @@ def audit_run(raw, event_id: dict | None = None, interval=None) -> dict:
             "line_freq": line_freq, "line_noise_db": line_db,
             "amp_outlier_pct": outlier_pct, "max_abs_uv": max_abs,
             "n_events": n_events, "events_out_of_range": out_of_range}
+
+
+def clean_stretches(data: np.ndarray, n_times: int, *, max_mads: float = CLEAN_MADS) -> np.ndarray:
+    """Non-overlapping ``n_times``-sample stretches of each channel that pass the audit's amplitude rules.
+
+    A stretch is kept when it is finite, not flat, and no sample lies beyond
+    ``max_mads`` robust SDs (1.4826 MAD) of its channel's median, the same
+    robust scale as the outlier rule of :func:`audit_run`, only stricter; its
+    SD must also lie within a factor 2 of the channel's median stretch SD, so
+    blinks, pops and muscle bursts are left out.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_samples)
+        One recording's channels.
+    n_times : int
+        Samples per stretch.
+
+    Returns
+    -------
+    stretches : array, shape (n_stretches, n_times)
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=(2, 1000))
+    >>> x[0, 150] = 50.0  # a pop in the second stretch of channel 0
+    >>> clean_stretches(x, 100).shape
+    (19, 100)
+    """
+    n_seg = data.shape[1] // n_times
+    segs = data[:, :n_seg * n_times].reshape(data.shape[0], n_seg, n_times)
+    finite = np.isfinite(segs).all(axis=-1)
+    x = np.where(np.isfinite(data), data, 0.0)
+    med = np.median(x, axis=1)[:, None, None]
+    scale = np.maximum(_robust_sd(x, axis=1), 1e-15)[:, None, None]
+    within = (np.abs(segs - med) <= max_mads * scale).all(axis=-1)
+    sd = np.where(finite[..., None], segs, 0.0).std(axis=-1)
+    typical = np.median(sd, axis=1, keepdims=True)
+    keep = finite & within & (sd > FLAT_V) & (sd <= 2 * typical) & (sd >= typical / 2)
+    return segs[keep]
 
 
 def _line_noise(x, sfreq, declared):

@@ -57,6 +57,14 @@ class Step:
         """Whether the output at time t uses only samples up to t."""
         return bool(getattr(self, "causal", self.always_causal))
 
+    def rate_problem(self, sfreq: float) -> str | None:
+        """Why this step cannot run on data at ``sfreq`` Hz (checked before any work), or None."""
+        return None
+
+    def identity(self) -> dict:
+        """What shapes the output besides parameters and library versions (e.g. a model file's hash)."""
+        return {}
+
     def causal_variant(self) -> Step:
         """This step in the form that uses no future sample.
 
@@ -84,6 +92,11 @@ class RawStep(Step):
     def apply(self, raw):
         """Transform ``raw`` in place and return it (or a new Raw)."""
         raise NotImplementedError
+
+    def streaming_stage(self, info):
+        """``(process, info_out)`` for a live stream, where ``process`` maps each ``(n_channels, n)`` chunk to
+        the step's output so far; ``None`` lets :class:`~neurodecode.preprocessing.StreamingRecipe` derive it."""
+        return None
 
 
 class WindowStep(Step):

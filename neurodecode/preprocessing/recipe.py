@@ -12,7 +12,7 @@ import yaml
 from ..errors import ConfigError
 from ..utils import digest, resource_names
 from ..yamlio import read_yaml_mapping
-from . import artifacts, channels, filters, meg, normalise  # noqa: F401  (register the steps)
+from . import artifacts, channels, denoise, filters, meg, normalise  # noqa: F401  (register the steps)
 from .base import STEPS, RawStep, Step, WindowStep, make_step
 
 __all__ = ["Recipe", "list_steps"]
@@ -142,7 +142,11 @@ class Recipe:
     @functools.cached_property
     def digest(self) -> str:
         """16 hex digits of SHA-256 over the steps, their parameters and library versions."""
-        return digest({"steps": self.to_dict()["steps"], "versions": self.versions()})
+        spec = {"steps": self.to_dict()["steps"], "versions": self.versions()}
+        identities = {f"{i}:{s.name}": s.identity() for i, s in enumerate(self.steps) if s.identity()}
+        if identities:  # only steps with files behind them: other recipes keep their digests
+            spec["files"] = identities
+        return digest(spec)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Recipe) and other.digest == self.digest

@@ -11,6 +11,7 @@ a small processor that keeps its state from one chunk to the next:
   which is already chunk by chunk;
 - ``exp_moving_standardize`` runs braindecode's ratio of first-order filters
   with their state;
+- a step with its own ``streaming_stage`` (``denoise``) runs that;
 - every other step (pick, montage, rereference, harmonise, scale...) must act
   on each sample alone: its channel map is measured once by running the step
   on probe data, checked to be linear, and applied as a matrix (as row
@@ -74,8 +75,8 @@ class StreamingRecipe:
         self._stages = []
         info = info.copy()
         for step in self.recipe.raw_steps:
-            builder = _TEMPORAL.get(step.name, _linear)
-            stage, info = builder(step, info)
+            own = step.streaming_stage(info)
+            stage, info = own if own is not None else _TEMPORAL.get(step.name, _linear)(step, info)
             self._stages.append(stage)
         self.info = info
         self._data = _data_rows(info)
