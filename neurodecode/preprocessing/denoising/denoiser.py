@@ -149,14 +149,14 @@ class Denoiser:
         """Write the denoiser as a safetensors file (tensors and metadata only)."""
         from safetensors.torch import save_file
 
-        from ... import __version__
+        from ...environment import neurodecode_version
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "artifact": self.artifact,
                 "sfreq": repr(self.sfreq), "n_times": str(self.n_times),
                 "architecture": json.dumps(self.net.architecture()), "trained_on": self.trained_on,
-                "neurodecode": __version__}
+                "neurodecode": neurodecode_version()}
         state = {k: v.detach().float().contiguous() for k, v in self.net.state_dict().items()}
         tmp = path.with_name(path.name + ".part")
         save_file(state, str(tmp), metadata=meta)
