@@ -136,7 +136,9 @@ def test_recipe_causal_variant_and_digest():
     plain = Recipe([{"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}])
     from neurodecode.utils import digest
     assert plain.digest == digest({"steps": plain.to_dict()["steps"], "versions": plain.versions()})
-    assert "files" not in str(recipe.steps[0].identity()) and len(recipe.steps[0].identity()["eog"]) == 16
+    identity = recipe.steps[0].identity()
+    assert list(identity) == ["eog"] and len(identity["eog"]) == 16
+    assert list(causal.steps[0].identity()) == ["eog-causal"] and identity != causal.steps[0].identity()
 
 
 def test_denoise_changes_eeg_only():

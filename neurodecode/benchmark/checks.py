@@ -143,7 +143,8 @@ def _paradigm_fits(paradigm, name, dataset, where) -> None:
 def _nyquist(paradigm, name, recipe, code, sfreq, where) -> None:
     """Every cut-off below half the rate it is applied at: the recipe at the recording's rate
     (or after its ``resample`` step), the paradigm's band-pass too, and below half the
-    paradigm's ``resample`` rate, where the band must survive resampling."""
+    paradigm's ``resample`` rate, where the band must survive resampling; and every recipe
+    step able to run at the rate it gets (``Step.rate_problem``)."""
     rate = float(sfreq)
     for step in recipe.steps:
         params = step.get_params()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
@@ -82,13 +81,7 @@ class Denoise(RawStep):
 
     def identity(self) -> dict:
         """SHA-256 of the model files, so a retrained file changes the recipe's digest."""
-        from .denoising import shipped_denoisers
-
-        shipped = shipped_denoisers()
-        names = ([f"{k}-causal" if self.causal else k for k in ("eog", "emg")] if self.artifact == "both"
-                 else [f"{self.artifact}-causal" if self.causal else self.artifact]) if self.model is None \
-            else [self.model]
-        return {n: hashlib.sha256(Path(shipped.get(n, n)).read_bytes()).hexdigest()[:16] for n in names}
+        return {den.path.stem: hashlib.sha256(den.path.read_bytes()).hexdigest()[:16] for den in self.models}
 
     def causal_variant(self) -> Denoise:
         if self.causal:

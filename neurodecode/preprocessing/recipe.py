@@ -143,7 +143,8 @@ class Recipe:
     def digest(self) -> str:
         """16 hex digits of SHA-256 over the steps, their parameters and library versions."""
         spec = {"steps": self.to_dict()["steps"], "versions": self.versions()}
-        identities = {f"{i}:{s.name}": s.identity() for i, s in enumerate(self.steps) if s.identity()}
+        identities = {f"{i}:{s.name}": s.identity() for i, s in enumerate(self.steps)}
+        identities = {k: v for k, v in identities.items() if v}
         if identities:  # only steps with files behind them: other recipes keep their digests
             spec["files"] = identities
         return digest(spec)

@@ -62,6 +62,8 @@ class Denoiser:
         Samples of one training segment (the offline segment length).
     trained_on : str
         A line on the training data, kept in the file.
+    path : Path | None
+        The file it was read from (set by :func:`load_denoiser`).
 
     Examples
     --------
@@ -73,11 +75,13 @@ class Denoiser:
     (3, 1000)
     """
 
-    def __init__(self, net, *, artifact: str, sfreq: float, n_times: int, trained_on: str = ""):
+    def __init__(self, net, *, artifact: str, sfreq: float, n_times: int, trained_on: str = "",
+                 path: Path | None = None):
         if artifact not in ARTIFACTS:
             raise ConfigError(f"denoiser artifact must be one of {list(ARTIFACTS)}, got {artifact!r}")
         self.net = net.double().eval()
         self.artifact, self.sfreq, self.n_times, self.trained_on = artifact, float(sfreq), int(n_times), trained_on
+        self.path = path  # the file it was read from, if any
 
     @property
     def causal(self) -> bool:
@@ -126,7 +130,7 @@ class Denoiser:
             return x - self.artifact_of(x)
         hop = length // 2
         n_seg = int(np.ceil((n + hop) / hop))
-        padded = np.pad(x, ((0, 0), (hop, n_seg * hop + hop - n - hop)), mode="reflect")
+        padded = np.pad(x, ((0, 0), (hop, n_seg * hop - n)), mode="reflect")  # (n_seg + 1) * hop samples
         window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)  # periodic Hann: COLA at 50 %
         starts = np.arange(n_seg) * hop
         acc = np.zeros_like(padded)
@@ -245,4 +249,5 @@ def load_denoiser(model: str | Path) -> Denoiser:
     except RuntimeError as exc:
         raise InvalidDataError(path, not_ours.format(f"its tensors do not fit its architecture: "
                                                      f"{str(exc).splitlines()[0]}")) from None
-    return Denoiser(net, artifact=artifact, sfreq=sfreq, n_times=n_times, trained_on=meta.get("trained_on", ""))
+    return Denoiser(net, artifact=artifact, sfreq=sfreq, n_times=n_times, trained_on=meta.get("trained_on", ""),
+                    path=path)
