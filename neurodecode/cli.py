@@ -93,11 +93,15 @@ def _cmd_audit(args) -> int:
     from .utils import atomic_write
 
     cfg = apply()
+    if not args.anomaly and (args.sliding or args.folds != 5 or args.epochs != 30):
+        raise ConfigError("--sliding, --folds and --epochs set the anomaly audit; add --anomaly")
     dataset = get_dataset(args.dataset)
     subjects = args.subjects or available_subjects(dataset)
     if not subjects:
         raise ConfigError(f"{dataset.code}: no subject on disk under {cfg.data_root}; "
                           "name subjects with --subjects to download them")
+    if args.anomaly:
+        return _anomaly_audit(args, dataset, subjects, cfg)
     table = audit_dataset(dataset, subjects=subjects)
     out = Path(args.out) if args.out else cfg.results_dir / "audit" / f"{dataset.code}.csv"
     try:
@@ -121,6 +125,42 @@ def _cmd_audit(args) -> int:
         print(f"  subject {row.subject} session {row.session} run {row.run} duplicates "
               f"{row.duplicate_of} (r={row.duplicate_r:.3f}, shifted {row.duplicate_lag_s:+.1f} s)")
     print(f"table: {out}")
+    return 0
+
+
+def _anomaly_audit(args, dataset, subjects, cfg) -> int:
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .evaluation.anomaly_audit import anomaly_audit
+    from .evaluation.anomaly_report import save_audit
+
+    if args.folds < 2:
+        raise ConfigError(f"--folds must be at least 2, got {args.folds}")
+    if args.epochs < 0:
+        raise ConfigError(f"--epochs must be 0 or more, got {args.epochs}")
+    sliding = None
+    if args.sliding:
+        length, step = args.sliding
+        if length <= 0 or step <= 0:
+            raise ConfigError(f"--sliding LENGTH STEP must be positive seconds, got {length:g} {step:g}")
+        sliding = (length, step)
+    out = Path(args.out) if args.out else cfg.results_dir / "audit" / f"{dataset.code}-anomaly"
+    audit = anomaly_audit(dataset, subjects, sliding=sliding, folds=args.folds, vae_params={"epochs": args.epochs},
+                          random_state=args.seed, top=args.top)
+    try:
+        paths = save_audit(audit, out)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write the anomaly audit ({exc.strerror})") from None
+    table = audit.table
+    print(f"{dataset.code}: {len(table)} trials of {table['subject'].nunique()} subject(s), {args.folds} "
+          f"cross-fitted folds by {table['grouping'].iloc[0]}")
+    for det in audit.detectors:
+        print(f"  {det}: {int(table[f'{det}_flag'].sum())} trial(s) flagged at alpha 0.05")
+    for r in table.nsmallest(min(5, len(table)), "rank").itertuples():
+        print(f"  rank {r.rank}: subject {r.subject} session {r.session} run {r.run} at {r.onset:.1f} s, "
+              f"score {r.anomaly_score:.3g}, top channel {r.top_channel}")
+    print(f"table: {paths['anomalies']}\nreport: {paths['report']}")
     return 0
 
 
@@ -332,7 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="data-quality table of a dataset's runs")
     p.add_argument("dataset", help="dataset name, code or definition file")
     p.add_argument("--subjects", type=int, nargs="+", help="default: all subjects on disk")
-    p.add_argument("--out", help="CSV path (default: <home>/results/audit/<code>.csv)")
+    p.add_argument("--out", help="CSV path (default: <home>/results/audit/<code>.csv); with --anomaly a "
+                                 "folder (default: <home>/results/audit/<code>-anomaly)")
+    p.add_argument("--anomaly", action="store_true",
+                   help="score every trial with a cross-fitted VAE (hvEEGNet) and classical detectors")
+    p.add_argument("--sliding", type=float, nargs=2, metavar=("LENGTH", "STEP"),
+                   help="with --anomaly: score sliding windows (s) instead of trials (data with no events)")
+    p.add_argument("--folds", type=int, default=5, help="with --anomaly: cross-fitting folds (default 5)")
+    p.add_argument("--epochs", type=int, default=30, help="with --anomaly: VAE training epochs (default 30)")
+    p.add_argument("--top", type=int, default=10, help="with --anomaly: trials drawn in the report (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="with --anomaly: random seed (default 0)")
     p.set_defaults(func=_cmd_audit)
     p = sub.add_parser("benchmark", help="run a benchmark YAML to leaderboard CSVs and a report")
     p.add_argument("config", help="benchmark definition (.yml)")

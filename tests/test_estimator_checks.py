@@ -21,13 +21,15 @@ from neurodecode.models import (
     FilterBank,
     FilterBankCSP,
 )
+from neurodecode.models.anomaly import AuditRuleScorer, DropAnomalies, PeakToPeakScorer, PotatoScorer, VAEAnomalyScorer
 from neurodecode.models.online import DecisionSmoother, IdleThreshold
 from neurodecode.models.riemann import Covariances, TangentSpace
 
 ESTIMATORS = [Covariances(), TangentSpace(), FilterBank(bands=[[8, 12]], sfreq=128.0), FilterBankCSP(),
               CCA(sfreq=128.0), FBCCA(sfreq=128.0), TRCA(sfreq=128.0),
               DeepClassifier("ShallowConvNet", max_epochs=1, sfreq=128.0), IdleThreshold(LogisticRegression()),
-              DecisionSmoother(LogisticRegression())]
+              DecisionSmoother(LogisticRegression()), VAEAnomalyScorer(sfreq=128.0, epochs=1), PotatoScorer(),
+              PeakToPeakScorer(), AuditRuleScorer(), DropAnomalies(LogisticRegression())]
 
 #: Checks that feed 2-D tables (or 1-D, sparse, complex, object, NaN data) to estimators of windows.
 TABLE_INPUT = {

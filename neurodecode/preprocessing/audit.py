@@ -20,7 +20,8 @@ FINGERPRINT_HZ = 10.0
 DUPLICATE_R = 0.98
 
 
-def _robust_sd(x, axis=-1):
+def robust_sd(x, axis=-1):
+    """1.4826 times the median absolute deviation along ``axis`` (the SD of a normal sample)."""
     med = np.median(x, axis=axis, keepdims=True)
     return 1.4826 * np.median(np.abs(x - med), axis=axis)
 
@@ -50,13 +51,13 @@ def audit_run(raw, event_id: dict | None = None, interval=None) -> dict:
     noisy = np.zeros(len(names), dtype=bool)
     if live.sum() >= 3:
         logsd = np.log(sd[live])
-        z = (logsd - np.median(logsd)) / max(_robust_sd(logsd), 1e-12)
+        z = (logsd - np.median(logsd)) / max(robust_sd(logsd), 1e-12)
         noisy[np.flatnonzero(live)] = np.abs(z) > NOISY_Z
     line_freq, line_db = _line_noise(clean[live], sfreq, raw.info.get("line_freq"))
     if live.any():
         x = clean[live]
         dev = np.abs(x - np.median(x, axis=1, keepdims=True))
-        thr = OUTLIER_MADS * np.maximum(_robust_sd(x, axis=1), 1e-15)[:, None]
+        thr = OUTLIER_MADS * np.maximum(robust_sd(x, axis=1), 1e-15)[:, None]
         outlier_pct = float(100 * (dev > thr).mean())
         max_abs = float(np.abs(x).max() * 1e6)
     else:
@@ -108,7 +109,7 @@ def clean_stretches(data: np.ndarray, n_times: int, *, max_mads: float = CLEAN_M
     finite = np.isfinite(segs).all(axis=-1)
     x = np.where(np.isfinite(data), data, 0.0)
     med = np.median(x, axis=1)[:, None, None]
-    scale = np.maximum(_robust_sd(x, axis=1), 1e-15)[:, None, None]
+    scale = np.maximum(robust_sd(x, axis=1), 1e-15)[:, None, None]
     within = (np.abs(segs - med) <= max_mads * scale).all(axis=-1)
     sd = np.where(finite[..., None], segs, 0.0).std(axis=-1)
     typical = np.median(sd, axis=1, keepdims=True)
