@@ -93,8 +93,8 @@ def _cmd_audit(args) -> int:
     from .utils import atomic_write
 
     cfg = apply()
-    if not args.anomaly and (args.sliding or args.folds != 5 or args.epochs != 30):
-        raise ConfigError("--sliding, --folds and --epochs set the anomaly audit; add --anomaly")
+    if not args.anomaly and (args.sliding or args.recipe or args.folds != 5 or args.epochs != 30):
+        raise ConfigError("--sliding, --recipe, --folds and --epochs set the anomaly audit; add --anomaly")
     dataset = get_dataset(args.dataset)
     subjects = args.subjects or available_subjects(dataset)
     if not subjects:
@@ -132,8 +132,9 @@ def _anomaly_audit(args, dataset, subjects, cfg) -> int:
     from pathlib import Path
 
     from .errors import ConfigError
-    from .evaluation.anomaly_audit import anomaly_audit
+    from .evaluation.anomaly import anomaly_audit
     from .evaluation.anomaly_report import save_audit
+    from .preprocessing import Recipe
 
     if args.folds < 2:
         raise ConfigError(f"--folds must be at least 2, got {args.folds}")
@@ -146,8 +147,9 @@ def _anomaly_audit(args, dataset, subjects, cfg) -> int:
             raise ConfigError(f"--sliding LENGTH STEP must be positive seconds, got {length:g} {step:g}")
         sliding = (length, step)
     out = Path(args.out) if args.out else cfg.results_dir / "audit" / f"{dataset.code}-anomaly"
-    audit = anomaly_audit(dataset, subjects, sliding=sliding, folds=args.folds, vae_params={"epochs": args.epochs},
-                          random_state=args.seed, top=args.top)
+    recipe = Recipe.from_yaml(args.recipe) if args.recipe else Recipe([{"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}])
+    audit = anomaly_audit(dataset, subjects, recipe=recipe, sliding=sliding, folds=args.folds,
+                          vae_params={"epochs": args.epochs}, random_state=args.seed, top=args.top)
     try:
         paths = save_audit(audit, out)
     except OSError as exc:
@@ -378,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score every trial with a cross-fitted VAE (hvEEGNet) and classical detectors")
     p.add_argument("--sliding", type=float, nargs=2, metavar=("LENGTH", "STEP"),
                    help="with --anomaly: score sliding windows (s) instead of trials (data with no events)")
+    p.add_argument("--recipe", help="with --anomaly: recipe YAML file to apply before the trials are cut "
+                                    "(default: a 1-40 Hz band-pass)")
     p.add_argument("--folds", type=int, default=5, help="with --anomaly: cross-fitting folds (default 5)")
     p.add_argument("--epochs", type=int, default=30, help="with --anomaly: VAE training epochs (default 30)")
     p.add_argument("--top", type=int, default=10, help="with --anomaly: trials drawn in the report (default 10)")

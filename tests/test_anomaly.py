@@ -12,8 +12,8 @@ from sklearn.metrics import roc_auc_score
 
 from neurodecode.cli import main
 from neurodecode.errors import ConfigError, UnknownNameError
-from neurodecode.evaluation import anomaly_audit as audit_mod
-from neurodecode.evaluation.anomaly_audit import anomaly_audit, cross_fit_folds, score_windows
+from neurodecode.evaluation import anomaly as audit_mod
+from neurodecode.evaluation.anomaly import anomaly_audit, cross_fit_folds, score_windows
 from neurodecode.models.anomaly import DropAnomalies, PeakToPeakScorer, PotatoScorer, VAEAnomalyScorer
 from neurodecode.windows import Windows
 from neurodecode.windows.corruptions import CORRUPTIONS, corrupt
@@ -231,7 +231,7 @@ def test_cli_anomaly_audit_writes_its_files(tmp_path, capsys):
 def test_cli_anomaly_options_without_anomaly(capsys):
     assert main(["audit", "SyntheticMI", "--folds", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["neurodecode: error: --sliding, --folds and --epochs set the anomaly audit; add --anomaly"]
+    assert err == ["neurodecode: error: --sliding, --recipe, --folds and --epochs set the anomaly audit; add --anomaly"]
 
 
 @pytest.mark.realdata

@@ -15,6 +15,7 @@ _EXPORTS = {
     "decision_metrics": "metrics", "METRIC_COLUMNS": "metrics", "SPLITS": "splits", "Fold": "splits",
     "RunStream": "stream", "replay": "stream", "compare_offline": "compare",
     "offline_evaluations": "compare", "side_by_side": "compare", "CrossDatasetEvaluation": "cross_dataset",
+    "anomaly_audit": "anomaly", "score_windows": "anomaly", "save_audit": "anomaly_report",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,6 +16,7 @@ _EXPORTS = {
     "save_model": "persistence", "load_model": "persistence", "SavedModel": "persistence",
     "fine_tune": "transfer", "few_shot_indices": "transfer", "transfer_curve": "transfer",
     "load_pipeline_file": "yaml_pipelines", "load_pipelines": "yaml_pipelines",
+    "VAEAnomalyScorer": "anomaly", "DropAnomalies": "anomaly",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -19,6 +19,8 @@ from torch import nn
 __all__ = ["HierarchicalVAE", "POOL"]
 
 POOL = (4, 8)  # EEGNet's two average poolings; the deep latent has n_times / 32 steps
+LOGVAR = 10.0  # log-variances are held in [-10, 10]: a learned prior whose variance collapses
+               # to 0 would make the KL term infinite and the training diverge
 
 
 def _gaussian_kl(mu_q, logvar_q, mu_p, logvar_p):
@@ -85,10 +87,13 @@ class HierarchicalVAE(nn.Module):
         """Reconstruction and KL divergence per trial; ``sample=False`` decodes the posterior means."""
         h1, h2 = self.encode(x)
         mu2, logvar2 = self.q2(h2).chunk(2, dim=1)
+        logvar2 = logvar2.clamp(-LOGVAR, LOGVAR)
         z2 = mu2 + torch.randn_like(mu2) * (0.5 * logvar2).exp() if sample else mu2
         d1 = self.up2(z2)
         mu_p, logvar_p = self.p1(d1).chunk(2, dim=1)
+        logvar_p = logvar_p.clamp(-LOGVAR, LOGVAR)
         mu1, logvar1 = self.q1(torch.cat([h1, d1], dim=1)).chunk(2, dim=1)
+        logvar1 = logvar1.clamp(-LOGVAR, LOGVAR)
         z1 = mu1 + torch.randn_like(mu1) * (0.5 * logvar1).exp() if sample else mu1
         x_hat = self.out(self.up1(self.merge(torch.cat([d1, z1], dim=1))))
         kl = (_gaussian_kl(mu2, logvar2, torch.zeros_like(mu2), torch.zeros_like(logvar2))

@@ -166,6 +166,11 @@ class VAEAnomalyScorer(BaseEstimator):
                     b = torch.nn.functional.avg_pool1d(x_hat[..., :n], factor).transpose(1, 2)
                     loss = loss + self.dtw_weight * dtw(b.cpu(), a.cpu()).to(device) / a.shape[1]
                 loss = loss.mean()
+                if not torch.isfinite(loss):
+                    epoch = len(self.loss_curve_) + 1
+                    raise ConfigError(f"anomaly score: the VAE's training diverged at epoch {epoch} (loss "
+                                      f"{float(loss)}); high-pass the data (slow drifts dominate the error) or "
+                                      "lower lr")
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
