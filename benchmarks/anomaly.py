@@ -59,7 +59,7 @@ def windows_of(key):
 
     spec = DATASETS[key]
     ds = get_dataset(spec["name"], subjects=spec["subjects"], **spec["params"])
-    return ds, trial_windows(ds, spec["subjects"], spec["recipe"])
+    return ds, trial_windows(ds, spec["subjects"], recipe=spec["recipe"])
 
 
 def plant(windows, seed=0):

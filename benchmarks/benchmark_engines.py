@@ -83,7 +83,7 @@ def moabb_anchor(config_path: str, n_jobs: int, out_csv: str) -> None:
     from moabb.evaluations import WithinSessionEvaluation
 
     from neurodecode.benchmark import load_config
-    from neurodecode.benchmark.tasks import build_pipeline, make_paradigm
+    from neurodecode.benchmark.build import build_pipeline, make_paradigm
     from neurodecode.config import apply
     from neurodecode.datasets import get_dataset
     from neurodecode.evaluation.compare import moabb_groups

@@ -83,7 +83,8 @@ def main() -> None:
 
     dataset = get_dataset("PhysionetMI", subjects=[1])
     raws = next(iter(subject_data(dataset, 1).values()))
-    imagery = {f"R{4 + 2 * int(run):02d}": raw for run, raw in raws.items() if run in ("0", "2", "4")}  # left/right runs
+    # the left/right imagery runs
+    imagery = {f"R{4 + 2 * int(run):02d}": raw for run, raw in raws.items() if run in ("0", "2", "4")}
     paradigm = make_paradigm("LeftRightImagery", {"fmin": 8, "fmax": 30})
     details, scores = [], []
     with tempfile.TemporaryDirectory() as home:

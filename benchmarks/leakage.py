@@ -181,7 +181,8 @@ def main() -> None:
     per_run = pd.DataFrame(rows)
     table = per_run.groupby(["dataset", "labels", "pipeline"], sort=False).agg(["mean", "std"])
     table.columns = [f"{c} {s}" if s == "std" else c for c, s in table.columns]
-    table = table[[c for c in table.columns if not c.endswith(" std")] + [c for c in table.columns if c.endswith(" std")]]
+    means = [c for c in table.columns if not c.endswith(" std")]
+    table = table[means + [c for c in table.columns if c.endswith(" std")]]
     table.insert(2, "inflation (a) - (b)", table["(a) MOABB overlap, shuffled k-fold (AUC)"]
                  - table["(b) same windows, trial-grouped folds (AUC)"])
     table = table.reset_index()

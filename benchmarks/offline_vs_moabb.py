@@ -28,7 +28,7 @@ def main(config: str, folder: str) -> None:
     from moabb.evaluations import WithinSessionEvaluation
 
     from neurodecode.benchmark import load_config
-    from neurodecode.benchmark.tasks import build_pipeline, make_paradigm
+    from neurodecode.benchmark.build import build_pipeline, make_paradigm
     from neurodecode.config import apply
     from neurodecode.datasets import get_dataset
     from neurodecode.evaluation.compare import moabb_groups

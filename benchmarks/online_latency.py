@@ -66,7 +66,9 @@ def main(chunk_size: int) -> None:
 
     mne.set_log_level("ERROR")
     from neurodecode.benchmark import load_config
-    from neurodecode.benchmark.tasks import build_tasks, make_paradigm, pseudo_online_evaluation
+    from neurodecode.benchmark.build import make_paradigm
+    from neurodecode.benchmark.evaluation_types.pseudo_online import pseudo_online_evaluation
+    from neurodecode.benchmark.tasks import build_tasks
     from neurodecode.datasets import get_dataset
     from neurodecode.evaluation.stream import replay
     from neurodecode.models import load_model

@@ -73,7 +73,7 @@ def worker(method: str, name: str, n_subjects: int, out: str, cache_dir: str) ->
         from neurodecode.preprocessing import RunCache
         from neurodecode.windows import trial_windows
 
-        w = trial_windows(dataset, subjects, [{"bandpass": {"l_freq": BAND[0], "h_freq": BAND[1]}}],
+        w = trial_windows(dataset, subjects, recipe=[{"bandpass": {"l_freq": BAND[0], "h_freq": BAND[1]}}],
                           events=events, cache=RunCache(cache_dir),
                           out=out if n_subjects > 4 else None)  # the full large set: to disk
         n = len(w)

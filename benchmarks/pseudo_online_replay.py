@@ -88,7 +88,7 @@ def main() -> None:
                 anchor_call = make_pipeline(estimation.Covariances("oas"), tangentspace.TangentSpace(),
                                             LogisticRegression(C=1.0, max_iter=1000)).fit(X, y).predict_proba
             else:
-                anchor_call = (lambda x: est.net_.predict_proba(est._scaled(x.astype(np.float32))))
+                anchor_call = (lambda x: est.net_.predict_proba(est._scaled(x.astype(np.float32))))  # noqa: E731
             anchor, posteriors = np.empty(len(starts)), []
             for i in range(len(starts)):
                 t0 = time.perf_counter()

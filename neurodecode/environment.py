@@ -351,7 +351,8 @@ def sys_info() -> tuple[str, bool]:
 
     env = environment()
     cfg = get_config()
-    rows = [("neurodecode", f"{env['neurodecode']['version']} (git {env['neurodecode']['commit'] or 'none: not a clone'}"
+    commit = env["neurodecode"]["commit"] or "none: not a clone"
+    rows = [("neurodecode", f"{env['neurodecode']['version']} (git {commit}"
                             f", {Path(__file__).resolve().parent})"),
             ("Python", f"{env['python']} ({env['platform']})"),
             ("CPU", f"{env['cpu']}, {env['n_cpus']} logical cores")]

@@ -37,7 +37,8 @@ EXPORTS = {
 
 __all__ = [*EXPORTS, "OFFLINE_EVALUATIONS", "EXPORTS", "SUBCLASS_HOOKS", "any_class_name", "evaluation_class",
            "paradigm_classes", "make_paradigm", "moabb_datasets", "subject_data", "declared_sfreq",
-           "declared_channels", "declared_channel_types", "declared_trial_duration", "offline_rows"]
+           "declared_channels", "declared_channel_types", "declared_trial_duration", "offline_rows",
+           "is_moabb_evaluation"]
 
 #: Private MOABB names neurodecode relies on, and why each is unavoidable.
 SUBCLASS_HOOKS = {
@@ -73,6 +74,14 @@ def __getattr__(name: str):
 def evaluation_class(split: str) -> type:
     """MOABB's evaluation class for ``"within-session"``, ``"cross-session"`` or ``"cross-subject"``."""
     return _resolve(EXPORTS[_EVALUATION_CLASS[split]])
+
+
+def is_moabb_evaluation(obj) -> bool:
+    """Whether ``obj`` is a concrete subclass of MOABB's ``BaseEvaluation`` (a user's own evaluation)."""
+    import inspect
+
+    return inspect.isclass(obj) and issubclass(obj, _resolve(EXPORTS["BaseEvaluation"])) and \
+        not inspect.isabstract(obj)
 
 
 @contextlib.contextmanager
@@ -161,13 +170,14 @@ def declared_trial_duration(dataset) -> float | None:
     return _metadata(dataset, "experiment", "trial_duration")
 
 
-def offline_rows(split: str, paradigm, dataset, pipelines: dict, *, seed: int, subject=None,
+def offline_rows(split, paradigm, dataset, pipelines: dict, *, seed: int, subject=None,
                  extra_scores: dict | None = None, **settings) -> list[dict]:
     """MOABB's offline evaluation of ``pipelines`` through its public ``process()``.
 
     Parameters
     ----------
-    split : "within-session" | "cross-session" | "cross-subject"
+    split : "within-session" | "cross-session" | "cross-subject" | type
+        A split name, or a MOABB ``BaseEvaluation`` subclass (a user's own).
     paradigm, dataset
         MOABB objects. For within- and cross-session, ``dataset`` should hold
         only the subjects to score.
@@ -194,7 +204,7 @@ def offline_rows(split: str, paradigm, dataset, pipelines: dict, *, seed: int, s
         ``n_sessions``, ``subject``, ``session``, ``pipeline``...), as
         ``process()`` returns them from its results store.
     """
-    cls = evaluation_class(split)
+    cls = evaluation_class(split) if isinstance(split, str) else split
     if split == "cross-subject" and subject is not None:
         import numpy as np
         from sklearn.model_selection import PredefinedSplit

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from browser import CHROMIUM, inspect_page
 
 from neurodecode.benchmark import ResultStore, load_config, run_benchmark
 from neurodecode.cli import main
@@ -78,8 +79,9 @@ def full_run(tmp_path_factory):
 def test_outputs_leaderboard_pairs_stats_and_report(full_run):
     cfg, result = full_run
     out = Path(cfg["output"])
+    # no cross-dataset evaluation, so no transfer table
     assert sorted(p.name for p in out.glob("*.csv")) == ["leaderboard.csv", "offline_vs_pseudoonline.csv",
-                                                          "results.csv", "stats.csv", "transfer.csv"]
+                                                          "results.csv", "stats.csv"]
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 3 * 2 + 3 * 2 * 2  # offline: one row per session; pseudo-online: per run
     assert {"score", "time", "samples", "channels", "n_sessions", "subject", "session", "dataset", "pipeline",
@@ -113,6 +115,23 @@ def test_outputs_leaderboard_pairs_stats_and_report(full_run):
     assert "timeline.png" in figures and "scores_SyntheticMI.png" in figures
     assert sum(f.startswith("paired_") for f in figures) == 2 and sum(f.startswith("confusion_") for f in figures) == 1
     assert all(f"figures/{f}" in report for f in figures) and "## Leaderboard" in report
+    assert "## Pseudo-online" in report and "## Cross-dataset transfer" not in report
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_html_report_renders_in_headless_chromium(full_run):
+    """report.html, written with mne.Report, as a browser shows it: every figure decodes, no console
+    error, one section per part (leaderboard, then the pseudo-online type's)."""
+    cfg, _ = full_run
+    out = Path(cfg["output"])
+    page = inspect_page(out / "report.html")
+    assert page["errors"] == []
+    figures = list((out / "figures").glob("*.png"))
+    assert len(page["images"]) >= len(figures) and all(done and width > 100 for done, width in page["images"])
+    assert page["title"] == "Benchmark: small"
+    text = page["text"]
+    assert text.index("Leaderboard") < text.index("Pseudo-online") and "pseudo-online/within-session" in text
+    assert "fa_per_min" in text and "Offline against pseudo-online" in text
 
 
 def test_rerun_skips_done_tasks_and_overwrite_recomputes(full_run):

@@ -15,7 +15,7 @@ import neurodecode
 PACKAGE = Path(neurodecode.__file__).parent
 #: Data flows one way: a module may import its own stage, the base modules, and earlier stages only.
 STAGES = ["datasets", "preprocessing", "windows", "models", "evaluation", "benchmark", "online", "cli"]
-BASE = {"config", "environment", "errors", "utils", "yamlio", "moabb_api"}
+BASE = {"config", "environment", "errors", "utils", "yamlio", "moabb_api", "private_api"}
 
 
 def _modules() -> dict[str, Path]:
@@ -130,6 +130,24 @@ def test_every_moabb_name_we_use_still_exists():
     # the hook is still the abstract method MOABB asks dataset subclasses to implement
     base = moabb_api.BaseDataset
     assert "_get_single_subject_data" in base.__abstractmethods__
+
+
+def test_every_private_name_we_use_still_exists_and_only_the_boundary_uses_it():
+    """Each private name of another library in private_api.PRIVATE resolves (a test that fails when
+    one disappears upstream), and no other module reaches for those names itself."""
+    from neurodecode import private_api
+
+    for target in private_api.PRIVATE:
+        module, _, attr = target.partition(":")
+        obj = importlib.import_module(module)
+        for part in attr.split("."):
+            assert hasattr(obj, part), f"{module} no longer has {attr} (listed in neurodecode.private_api.PRIVATE)"
+            obj = getattr(obj, part)
+    assert issubclass(private_api.lsl_lost_error(), Exception)
+    names = {t.rpartition(".")[2].rpartition(":")[2] for t in private_api.PRIVATE}  # _unlock, LostError
+    offenders = [(name, n) for name, path in MODULES.items() if name != "neurodecode.private_api"
+                 for n in names if n in path.read_text()]
+    assert offenders == []
 
 
 def _python(code: str, cwd: Path | None = None, env: dict | None = None) -> str:

@@ -109,7 +109,9 @@ def test_live_decisions_equal_the_pseudo_online_replay(shared_data, tmp_path):
     fitted on R04 and R12, decode it at once. Their decisions at each window's end sample equal those
     of the pseudo-online replay of the same models: labels identical, posteriors within 1e-6."""
     from neurodecode.benchmark import load_config
-    from neurodecode.benchmark.tasks import build_tasks, make_paradigm, pseudo_online_evaluation
+    from neurodecode.benchmark.build import make_paradigm
+    from neurodecode.benchmark.evaluation_types.pseudo_online import pseudo_online_evaluation
+    from neurodecode.benchmark.tasks import build_tasks
     from neurodecode.datasets import get_dataset
     from neurodecode.evaluation.stream import replay
     from neurodecode.models import load_model

@@ -92,7 +92,8 @@ def test_the_shuffled_time_control_keeps_space_and_removes_time(pretrained, tmp_
     from neurodecode.models.pretraining import shuffle_time
     from neurodecode.windows import sliding_windows
 
-    windows = sliding_windows(SyntheticMI(n_subjects=1, n_sessions=1, n_runs=1), [1], RECIPE, length=2.0, step=2.0)
+    windows = sliding_windows(SyntheticMI(n_subjects=1, n_sessions=1, n_runs=1), [1], recipe=RECIPE, length=2.0,
+                              step=2.0)
     x = windows.X[:20].astype(np.float64)
     shuffled = shuffle_time(x, np.random.default_rng(0))
 

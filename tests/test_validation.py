@@ -86,7 +86,8 @@ def test_lock_of_a_killed_run_is_taken_over(tmp_path):
 
     folder = tmp_path / "out"
     folder.mkdir()
-    code = f"from neurodecode.benchmark.store import FolderLock; import os; FolderLock({str(folder)!r}).acquire(); os._exit(0)"
+    code = (f"from neurodecode.benchmark.store import FolderLock; import os; FolderLock({str(folder)!r}).acquire(); "
+            "os._exit(0)")
     dead = subprocess.run([sys.executable, "-c", code], check=True)
     assert dead.returncode == 0 and (folder / ".neurodecode.lock").read_text().isdigit()
     with FolderLock(folder) as lock:  # the kernel released the dead holder's flock

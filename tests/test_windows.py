@@ -26,7 +26,7 @@ def test_trials_equal_moabb_physionet(shared_data, cache):
     dataset = get_dataset("PhysionetMI")
     X, y, meta = LeftRightImagery(fmin=8, fmax=30).get_data(dataset, [1])
     for _ in ("cold", "warm"):
-        w = trial_windows(dataset, [1], BANDPASS, events=["left_hand", "right_hand"], cache=cache)
+        w = trial_windows(dataset, [1], recipe=BANDPASS, events=["left_hand", "right_hand"], cache=cache)
         assert w.X.shape == X.shape == (45, 64, 481) and w.X.dtype == np.float32
         assert np.abs(w.X * 1e6 - X).max() <= 1e-6 * np.abs(X).max()  # float32 rounding
         assert list(w.y) == list(y)
@@ -38,7 +38,7 @@ def test_trials_equal_moabb_kalunga_with_stim_channel_and_late_interval(shared_d
 
     dataset = get_dataset("Kalunga2016")
     X, y, _ = SSVEP(fmin=10, fmax=25).get_data(dataset, [1, 2])
-    w = trial_windows(dataset, [1, 2], [{"bandpass": {"l_freq": 10.0, "h_freq": 25.0}}], cache=cache)
+    w = trial_windows(dataset, [1, 2], recipe=[{"bandpass": {"l_freq": 10.0, "h_freq": 25.0}}], cache=cache)
     assert w.X.shape == X.shape and w.ch_names == ["Oz", "O1", "O2", "PO3", "POz", "PO7", "PO8", "PO4"]
     assert np.abs(w.X * 1e6 - X).max() <= 1e-6 * np.abs(X).max()
     assert list(w.y) == list(y)
@@ -50,7 +50,7 @@ def test_filter_bank_layout_equals_moabb(shared_data, cache):
     bands = [[8.0, 12.0], [12.0, 16.0], [16.0, 24.0]]
     dataset = get_dataset("PhysionetMI")
     X, _, _ = FilterBankLeftRightImagery(filters=bands).get_data(dataset, [1])
-    w = trial_windows(dataset, [1], [{"filter_bank": {"bands": bands}}],
+    w = trial_windows(dataset, [1], recipe=[{"filter_bank": {"bands": bands}}],
                       events=["left_hand", "right_hand"], cache=cache)
     assert w.bands == [tuple(b) for b in bands]
     assert w.filterbank().shape == X.shape == (45, 64, 481, 3)
@@ -177,16 +177,16 @@ def test_windows_longer_than_the_run():
 
 
 def test_harmonise_physionet_and_kalunga_onto_common_sets(shared_data, cache):
-    phys = trial_windows(get_dataset("PhysionetMI"), [1], [{"harmonise": {"channels": "occipital"}}],
+    phys = trial_windows(get_dataset("PhysionetMI"), [1], recipe=[{"harmonise": {"channels": "occipital"}}],
                          events=["left_hand", "right_hand"], cache=cache)
-    kal = trial_windows(get_dataset("Kalunga2016"), [1], [{"harmonise": {"channels": "occipital"}}],
+    kal = trial_windows(get_dataset("Kalunga2016"), [1], recipe=[{"harmonise": {"channels": "occipital"}}],
                         cache=cache)
     assert phys.ch_names == kal.ch_names == ["PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2"]
-    ten20 = trial_windows(get_dataset("PhysionetMI"), [1], [{"harmonise": {"channels": "1020"}}],
+    ten20 = trial_windows(get_dataset("PhysionetMI"), [1], recipe=[{"harmonise": {"channels": "1020"}}],
                           events=["left_hand", "right_hand"], cache=cache)
     assert ten20.X.shape[1] == 19 and ten20.ch_names[0] == "Fp1"
     with pytest.raises(Exception, match="17 of 19 template channels are missing"):
-        trial_windows(get_dataset("Kalunga2016"), [1], [{"harmonise": {"channels": "1020"}}],
+        trial_windows(get_dataset("Kalunga2016"), [1], recipe=[{"harmonise": {"channels": "1020"}}],
                       cache=cache)
 
 

@@ -6,37 +6,39 @@ dataset, pipeline or evaluation and what to change.
 """
 from __future__ import annotations
 
-import tempfile
-
 from ..errors import ConfigError
-from ..evaluation.cross_dataset import CROSS_DATASET
+from .fits import network_pipelines
 
 __all__ = ["check_benchmark"]
 
 
 def check_benchmark(cfg, where: str) -> None:
-    """Check every (dataset, paradigm, recipe, pipeline, evaluation) combination of ``cfg``.
+    """Check every (dataset, paradigm, recipe, pipeline) combination of ``cfg``, then let each
+    evaluation's type check its own entry against them.
 
     Raises
     ------
     ConfigError
         Frequencies above Nyquist, a dataset the paradigm refuses, a pipeline
-        made for another paradigm, a pseudo-online window longer than a trial,
-        a network whose receptive field exceeds the window, or a split the
-        dataset cannot provide (cross-session with one session, cross-subject
-        with one subject).
+        made for another paradigm, and whatever an evaluation type refuses: a
+        pseudo-online window longer than a trial, a network whose receptive
+        field exceeds the window, a split the dataset cannot provide
+        (cross-session with one session, cross-subject with one subject).
+        Each names the evaluation.
     BrokenEnvironmentError
         Networks in the definition, but torch, torchaudio or braindecode does
         not load, or a pipeline asks for a CUDA device that is absent.
     """
     from ..datasets import get_dataset, with_channel_types
     from ..moabb_api import declared_sfreq, make_paradigm
+    from .registry import evaluation_type
 
     _environment_fits(cfg.pipelines, where)
     paradigm = make_paradigm(cfg.paradigm["name"], cfg.paradigm["params"])
     _pipelines_fit(cfg.pipelines, cfg.paradigm["name"], where)
     ch_types = cfg.paradigm.get("ch_types")
     _scaled_if_mixed(ch_types, cfg.recipe, where)
+    datasets = []
     for spec in cfg.datasets:
         dataset = with_channel_types(get_dataset(spec["name"], **spec["params"]), ch_types)
         _types_present(ch_types, dataset, where)
@@ -44,54 +46,27 @@ def check_benchmark(cfg, where: str) -> None:
         sfreq = declared_sfreq(dataset)
         if sfreq:
             _nyquist(paradigm, cfg.paradigm["name"], cfg.recipe, dataset.code, sfreq, where)
-        _splits(cfg.evaluations, dataset.code, spec, where)
-        rate = getattr(paradigm, "resample", None) or sfreq
-        for ev in cfg.evaluations:
-            if ev["type"] == CROSS_DATASET:
-                continue  # checked across datasets below
-            seconds = _window_seconds(ev, spec, paradigm, dataset, cfg.recipe, where)
-            if rate and seconds:
-                _networks_fit(cfg.pipelines, ev["label"], dataset, paradigm, int(round(seconds * rate)), rate)
-
-
+        datasets.append((spec, dataset))
     for ev in cfg.evaluations:
-        if ev["type"] == CROSS_DATASET:
-            _cross_dataset(cfg, ev, paradigm, where)
-
-
-def _cross_dataset(cfg, ev, paradigm, where) -> None:
-    """Classes shared by name, one rate, the template against every cap, and networks that fit it."""
-    from .tasks import cross_dataset_evaluation
-
-    try:
-        cross = cross_dataset_evaluation(cfg.datasets, cfg.paradigm, ev, paradigm, cfg.recipe)
-        n_chans = len(cross.template_channels())
-    except ConfigError as exc:
-        message = str(exc).removeprefix("cross-dataset: ")  # the evaluation's label says it
-        raise ConfigError(f"{where}: evaluation {ev['label']}: {message}") from None
-    filters = getattr(paradigm, "filters", None) or []
-    fmax = max((f for band in filters for f in band if f is not None), default=None)  # MOABB keeps its bands
-    if fmax is not None and fmax >= cross.sfreq / 2:
-        raise ConfigError(f"{where}: evaluation {ev['label']}: the paradigm's fmax={fmax:g} Hz is at or above the "
-                          f"Nyquist frequency of the common rate ({cross.sfreq / 2:g} Hz); raise sfreq or lower fmax")
-    prepared = cross.prepared_paradigm()
-    seconds = prepared.tmax - (prepared.tmin or 0.0)
-    for dataset in cross.datasets:
-        _networks_fit(cfg.pipelines, ev["label"], dataset, prepared, int(round(seconds * cross.sfreq)), cross.sfreq,
-                      n_chans=n_chans)
-
-
-def _networks(pipelines) -> list[dict]:
-    from ..models.registry import classical_pipelines
-
-    return [p for p in pipelines if "file" not in p and p["name"] not in classical_pipelines()]
+        kind = evaluation_type(ev["type"], where=where)
+        targets = {d["code"] for d in kind.targets(ev, cfg.datasets)}
+        try:
+            kind.check(cfg, ev, paradigm=paradigm, datasets=[(s, d) for s, d in datasets if s["code"] in targets],
+                       where=where)
+        except ConfigError as exc:
+            if ev["label"] in str(exc):
+                raise
+            raise ConfigError(f"evaluation {ev['label']} ({kind.name}): {exc}") from None
+        except Exception as exc:  # noqa: BLE001  (a plugin's own check failing is one line, not a traceback)
+            raise ConfigError(f"{where}: evaluation {ev['label']} ({kind.name}): its check failed: "
+                              f"{type(exc).__name__}: {exc}") from None
 
 
 def _environment_fits(pipelines, where) -> None:
     """Networks need torch, torchaudio and braindecode to load, and the CUDA device they ask for."""
     from ..environment import BrokenEnvironmentError, check_device, require
 
-    networks = _networks(pipelines)
+    networks = network_pipelines(pipelines)
     if not networks:
         return
     require("braindecode")
@@ -173,17 +148,6 @@ def _nyquist(paradigm, name, recipe, code, sfreq, where) -> None:
                                   f"{what} ({limit / 2:g} Hz) for dataset {code}; use fmax below {limit / 2:g}")
 
 
-def _splits(evaluations, code, spec, where) -> None:
-    for ev in evaluations:
-        split = ev["type"] if ev["type"] != "pseudo-online" else ev["settings"].get("split", "within-session")
-        if split == "cross-session" and spec["n_sessions"] < 2:
-            raise ConfigError(f"{where}: evaluation {ev['label']} needs two or more sessions per subject, "
-                              f"but {code} has {spec['n_sessions']}; use within-session for it")
-        if split == "cross-subject" and len(spec["subjects"]) < 2:
-            raise ConfigError(f"{where}: evaluation {ev['label']} needs two or more subjects, but {code} "
-                              f"lists {spec['subjects']}; add subjects or use within-session")
-
-
 def _pipelines_fit(pipelines, paradigm_name, where) -> None:
     from ..models.registry import PARADIGM_KINDS, pipeline_paradigms
 
@@ -196,50 +160,3 @@ def _pipelines_fit(pipelines, paradigm_name, where) -> None:
             continue
         raise ConfigError(f"{where}: pipeline {pipe['name']} is made for {', '.join(declared)}, not "
                           f"{paradigm_name}; remove it or pick one for {paradigm_name}")
-
-
-def _window_seconds(ev, spec, paradigm, dataset, recipe, where) -> float | None:
-    """Length (s) of the windows an evaluation feeds the pipelines; checks pseudo-online settings."""
-    if ev["type"] == "pseudo-online":
-        from ..evaluation import PseudoOnlineEvaluation
-
-        settings = dict(ev["settings"])
-        if spec.get("task_interval") is not None:
-            settings["task_interval"] = {dataset.code: spec["task_interval"]}
-        with tempfile.TemporaryDirectory() as scratch:
-            online = PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, hdf5_path=scratch, **settings)
-            try:
-                online.check_dataset(dataset)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: evaluation {ev['label']} on {dataset.code}: {exc}") from None
-        return float(ev["settings"]["window"]) if "window" in ev["settings"] else float(online.window)
-    tmin = getattr(paradigm, "tmin", 0.0) or 0.0
-    tmax = getattr(paradigm, "tmax", None)
-    start, end = dataset.interval[0] + tmin, dataset.interval[0] + tmax if tmax is not None else dataset.interval[1]
-    return float(end - start)
-
-
-def _networks_fit(pipelines, label, dataset, paradigm, n_times, rate, n_chans: int | None = None) -> None:
-    networks = _networks(pipelines)
-    if not networks:
-        return
-    from .tasks import build_pipeline
-
-    n_chans = n_chans or (len(paradigm.channels) if getattr(paradigm, "channels", None) else _n_channels(dataset))
-    if not n_chans:
-        return
-    n_outputs = max(2, len(paradigm.used_events(dataset)))
-    for pipe in networks:
-        try:
-            build_pipeline(pipe, rate).check_input(n_chans, n_times, sfreq=rate, n_outputs=n_outputs)
-        except ConfigError as exc:
-            raise ConfigError(f"pipeline {pipe['name']} in evaluation {label} on {dataset.code}: {exc}") from None
-
-
-def _n_channels(dataset) -> int | None:
-    from ..moabb_api import declared_channels
-
-    summary = getattr(dataset, "summary", None)
-    if callable(summary) and summary().get("channels"):
-        return int(summary()["channels"])
-    return declared_channels(dataset)

@@ -2,28 +2,17 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, UnknownNameError, check_params
-from ..evaluation.cross_dataset import CROSS_DATASET, check_settings
-from ..moabb_api import OFFLINE_EVALUATIONS
 from ..preprocessing import Recipe
 from ..utils import digest, resource_names
 from ..yamlio import read_yaml_mapping
 
-__all__ = ["BenchmarkConfig", "load_config", "OFFLINE", "PSEUDO_ONLINE", "CROSS_DATASET"]
+__all__ = ["BenchmarkConfig", "load_config"]
 
-OFFLINE = tuple(OFFLINE_EVALUATIONS)
-PSEUDO_ONLINE = "pseudo-online"
-#: Settings of a cross-dataset evaluation (see :class:`~neurodecode.evaluation.CrossDatasetEvaluation`).
-CROSS_DATASET_SETTINGS = ("source", "target", "template", "sfreq", "shots", "alignment", "zero_shot_alignment",
-                          "target_weight", "finetune")
 KEYS = ("name", "datasets", "paradigm", "recipe", "pipelines", "evaluations", "seed", "output")
-#: Settings of the evaluation that the runner sets itself.
-_RESERVED = {"self", "paradigm", "datasets", "recipe", "task_interval", "random_state", "hdf5_path", "predictions_dir",
-             "overwrite", "error_score", "suffix", "verbose", "cache"}
 
 
 @dataclass(frozen=True)
@@ -62,8 +51,8 @@ def load_config(source, output=None) -> BenchmarkConfig:
               - TS+LR
               - {name: ShallowConvNet, params: {max_epochs: 30}}
               - pipelines/CCA.yml
-            evaluations:                   # within-session, cross-session, cross-subject,
-              - within-session             # pseudo-online or cross-dataset with their settings
+            evaluations:                   # within-session, cross-session, cross-subject, pseudo-online,
+              - within-session             # cross-dataset with their settings, or a plugin's type
               - {type: pseudo-online, split: within-session, window: 2.0, step: 0.25, rest: [rest]}
               - {type: cross-dataset, template: motor, sfreq: 128, shots: [0, 5, 10, 20]}
             seed: 42
@@ -263,52 +252,22 @@ def _definition_text(name: str) -> str:
     return entry["file"].read_text() if entry else ""
 
 
-def _cross_dataset(spec: dict, where: str, datasets: list) -> dict:
-    """Cross-dataset settings with ``source``/``target`` given as dataset codes (names accepted when unique)."""
-    for key in spec:
-        if key not in CROSS_DATASET_SETTINGS:
-            raise UnknownNameError(f"cross-dataset setting in {where}:", key, CROSS_DATASET_SETTINGS)
-    codes = [d["code"] for d in datasets]
-    twice = sorted({c for c in codes if codes.count(c) > 1})
-    if twice:
-        raise ConfigError(f"{where}: cross-dataset needs distinct dataset codes, and {twice} appear twice; "
-                          "give generated datasets a code (params: {code: ...})")
-    for key in ("source", "target"):
-        if spec.get(key) is None:
-            continue
-        names = [spec[key]] if isinstance(spec[key], str) else list(spec[key])
-        by_name = {}
-        for d in datasets:
-            by_name.setdefault(d["name"], []).append(d["code"])
-        spec[key] = [n if n in codes or len(by_name.get(n, [])) != 1 else by_name[n][0] for n in names]
-    return _located(f"{where}", lambda s: check_settings(s, codes), spec)
-
-
 def _evaluations(items, where, datasets) -> list:
-    from ..evaluation import PseudoOnlineEvaluation
+    """Each entry read and checked by its evaluation type (see :mod:`neurodecode.benchmark.protocol`)."""
+    from .registry import evaluation_entry, evaluation_type
 
-    allowed = set(inspect.signature(PseudoOnlineEvaluation.__init__).parameters) - _RESERVED
     out = []
     for item in items:
         spec = {"type": item} if isinstance(item, str) else dict(item) if isinstance(item, dict) else None
         if spec is None or "type" not in spec:
             raise ConfigError(f"{where}: each evaluation is a type or a mapping with 'type', got {item!r}")
-        kind = spec.pop("type")
+        kind = evaluation_type(spec.pop("type"), where=where)
         label = spec.pop("label", None)
-        if kind in OFFLINE:
-            if spec:
-                raise ConfigError(f"{where}: offline evaluation {kind} takes no settings, got {sorted(spec)}")
-            out.append({"type": kind, "label": label or f"offline/{kind}", "settings": {}})
-        elif kind == PSEUDO_ONLINE:
-            for key in spec:
-                if key not in allowed:
-                    raise UnknownNameError(f"pseudo-online setting in {where}:", key, allowed)
-            split = spec.setdefault("split", "within-session")
-            out.append({"type": kind, "label": label or f"pseudo-online/{split}", "settings": spec})
-        elif kind == CROSS_DATASET:
-            out.append({"type": kind, "label": label or kind, "settings": _cross_dataset(spec, where, datasets)})
-        else:
-            raise UnknownNameError("evaluation", str(kind), [*OFFLINE, PSEUDO_ONLINE, CROSS_DATASET])
+        if label is not None and (not isinstance(label, str) or not label.strip()):
+            raise ConfigError(f"{where}: the label of a {kind.name} evaluation must be a non-empty text, "
+                              f"got {label!r}")
+        settings = kind.parse(spec, where=where, datasets=datasets)
+        out.append(evaluation_entry(kind, label or kind.default_label(settings), settings))
     labels = [e["label"] for e in out]
     twice = sorted({n for n in labels if labels.count(n) > 1})
     if twice:

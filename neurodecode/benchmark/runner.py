@@ -51,7 +51,7 @@ class BenchmarkResult:
     seconds: float
 
 
-def run_benchmark(config, output=None, overwrite: bool = False, engine: str = "local", n_jobs: int = 1,
+def run_benchmark(config, *, output=None, overwrite: bool = False, engine: str = "local", n_jobs: int = 1,
                   scheduler: str | None = None, quiet: bool = False, report: bool = True) -> BenchmarkResult:
     """Run a benchmark definition to leaderboard CSVs and a report.
 
@@ -137,8 +137,10 @@ def _run(cfg, store, overwrite, engine, n_jobs, scheduler, quiet, report, t0) ->
     from .tables import write_tables
 
     rows = store.rows()
-    ids = {t.id for t in tasks}
-    rows = rows[rows["task"].isin(ids)].reset_index(drop=True) if len(rows) else rows
+    kinds = {t.id: t.evaluation["type"] for t in tasks}
+    if len(rows):
+        rows = rows[rows["task"].isin(kinds)].reset_index(drop=True)
+        rows["evaluation_type"] = rows["task"].map(kinds)  # also for rows stored before types were recorded
     files, tables = write_tables(rows, cfg.output)
     if report:
         from .report import write_report

@@ -42,7 +42,7 @@ class FolderLock:
     ...     FolderLock(folder).acquire()
     Traceback (most recent call last):
     ...
-    neurodecode.errors.ConfigError: ... is in use by another neurodecode run (PID ...); wait for it to end or choose another --output
+    neurodecode.errors.ConfigError: ... is in use by another neurodecode run (PID ...); wait for it to end ...
     """
 
     def __init__(self, folder: str | Path):

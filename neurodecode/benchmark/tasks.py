@@ -13,23 +13,19 @@ It never writes anything.
 """
 from __future__ import annotations
 
-import copy
 import tempfile
 import traceback
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from time import perf_counter
 
-from ..datasets import with_channel_types
-from ..evaluation.cross_dataset import CROSS_DATASET
-from ..moabb_api import OFFLINE_EVALUATIONS as OFFLINE
-from ..preprocessing import Recipe
 from ..utils import digest
+from .build import build_pipeline, make_paradigm
+from .registry import evaluation_type, type_of_task
 
 __all__ = ["Task", "Unit", "build_tasks", "build_units", "iter_unit", "run_unit", "make_paradigm",
-           "build_pipeline", "identity", "pseudo_online_evaluation", "cross_dataset_evaluation"]
+           "build_pipeline", "identity"]
 
 #: MOABB's result-row names for the counts that its evaluations yield under other names.
 _RENAME = {"n_samples": "samples", "n_channels": "channels"}
@@ -57,66 +53,29 @@ class Task:
 
 
 def build_tasks(cfg, threads: int | None = None) -> list[Task]:
-    """Every task of a benchmark, in a stable order (dataset, evaluation, pipeline, subject)."""
+    """Every task of a benchmark, in a stable order (dataset, evaluation, pipeline, subject), as each
+    evaluation's type plans them (which datasets it scores, which other datasets it reads)."""
     recipe = cfg.recipe.to_dict()
     tasks = []
     for ds in cfg.datasets:
         for ev in cfg.evaluations:
-            cross = ev["type"] == CROSS_DATASET
-            if cross and ds["code"] not in _targets(ev, [d["code"] for d in cfg.datasets]):
+            kind = evaluation_type(ev["type"])
+            if ds["code"] not in [d["code"] for d in kind.targets(ev, cfg.datasets)]:
                 continue
-            pool = tuple(cfg.datasets) if cross else ()
+            pool = tuple(kind.pool(ev, cfg.datasets))
             for pipe in cfg.pipelines:
                 for subject in ds["subjects"]:
-                    key = {"dataset": [ds["name"], ds["params"], ds["subjects"] if _needs_all(ev) else None,
-                                       ds.get("task_interval") if ev["type"] not in OFFLINE else None],
+                    key = {"dataset": [ds["name"], ds["params"],
+                                       ds["subjects"] if kind.trains_across_subjects(ev) else None,
+                                       ds.get("task_interval") if kind.reads_task_interval else None],
                            "subject": subject, "pipeline": pipe["digest"], "evaluation": ev,
                            "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "seed": cfg.seed}
-                    if cross:  # the sources trained on are part of what a row means
+                    if pool:  # the other datasets read are part of what a row means
                         key["pool"] = [[d["name"], d["params"], d["subjects"]] for d in pool]
                     task_id = digest(key)
                     tasks.append(Task(task_id, ds, subject, pipe, ev, cfg.paradigm, recipe, cfg.recipe.digest,
                                       cfg.seed, str(cfg.output), threads, pool))
     return tasks
-
-
-def _targets(evaluation: dict, codes: list[str]) -> list[str]:
-    """The target datasets of a cross-dataset evaluation (every dataset when it leaves one out)."""
-    settings = evaluation["settings"]
-    if settings.get("target"):
-        return list(settings["target"])
-    return [c for c in codes if c not in (settings.get("source") or [])]
-
-
-def _needs_all(evaluation: dict) -> bool:
-    return "cross-subject" in (evaluation["type"], evaluation["settings"].get("split"))
-
-
-def make_paradigm(spec: dict):
-    """A MOABB paradigm from ``{"name", "params"}``."""
-    from ..moabb_api import make_paradigm as build
-
-    return build(spec["name"], spec["params"])
-
-
-def build_pipeline(spec: dict, sfreq: float | None):
-    """A fresh estimator from a pipeline entry of a benchmark (registry name or YAML file),
-    with ``sfreq`` (Hz) filled in where the pipeline needs it."""
-    from sklearn.base import clone
-
-    from ..models import get_pipeline, load_pipeline_file
-    from ..models.signal import fill_sfreq
-
-    est = clone(load_pipeline_file(spec["file"])["pipeline"]) if "file" in spec else \
-        get_pipeline(spec["name"], **spec["params"])
-    return fill_sfreq(est, sfreq) if sfreq else est  # filter banks and networks on arrays need the rate
-
-
-def _chance(paradigm, dataset, evaluation: dict) -> float:
-    if evaluation["type"] not in OFFLINE:
-        return 0.5  # nMCC
-    scoring = getattr(paradigm, "scoring", "accuracy")
-    return 0.5 if scoring == "roc_auc" else 1.0 / len(paradigm.used_events(dataset))
 
 
 Outcome = tuple[list[dict], str, str, dict]  # rows, status, message, files
@@ -137,12 +96,13 @@ class Unit:
 def build_units(tasks: list[Task]) -> list[Unit]:
     """Group tasks into units of (dataset, subject, evaluation), in the order the tasks come.
 
-    A cross-dataset unit holds every subject of its target dataset: the
-    source model of each pipeline is trained once for all of them.
+    A unit of a type that ``groups_subjects`` (cross-dataset, a MOABB class)
+    holds every subject of its dataset: a cross-dataset source model is
+    trained once for all of them.
     """
     groups: dict = {}
     for t in tasks:
-        subject = None if t.evaluation["type"] == CROSS_DATASET else t.subject
+        subject = None if type_of_task(t.evaluation).groups_subjects else t.subject
         groups.setdefault((digest(t.dataset), subject, digest(t.evaluation)), []).append(t)
     return [Unit(digest([t.id for t in ts]), tuple(ts)) for ts in groups.values()]
 
@@ -157,28 +117,23 @@ def iter_unit(unit: Unit):
     folder to tables (the pseudo-online decisions): a worker writes nothing, so
     it needs no access to the driver's disk.
     """
-    import logging
-
-    import mne
-
     from ..config import apply
     from ..environment import current_environment
 
     apply()
     _, environment = current_environment()  # every row names the setup it was computed in
-    mne.set_log_level("ERROR")
-    logging.getLogger("moabb").setLevel(logging.ERROR)
     shared = None
     with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
         for task in unit.tasks:
             t0 = perf_counter()
             # limits and filters are set around each pipeline, never across a yield
-            with warnings.catch_warnings(), _threads(task.threads):
+            with warnings.catch_warnings(), _threads(task.threads), _quiet_libraries():
                 warnings.simplefilter("ignore")
                 try:
-                    shared = shared or _SubjectWork(task, scratch)
-                    rows, files = shared.evaluate(task)
-                    out: Outcome = (rows, "ok", "", files)
+                    shared = shared or type_of_task(task.evaluation).start(task, scratch)
+                    pipeline = build_pipeline(task.pipeline, getattr(shared, "sfreq", None))
+                    rows, files = shared.evaluate(task, pipeline)
+                    out: Outcome = (_finished(task, rows, getattr(shared, "chance", float("nan"))), "ok", "", files)
                 except Exception as exc:  # noqa: BLE001  (recorded as an error row)
                     message = f"{type(exc).__name__}: {exc}".splitlines()[0]
                     row = {**identity(task), "score": float("nan"), "time": perf_counter() - t0,
@@ -192,6 +147,23 @@ def iter_unit(unit: Unit):
 def run_unit(unit: Unit) -> list[tuple[Task, Outcome, float]]:
     """:func:`iter_unit` as a list: what a worker process returns to the driver."""
     return list(iter_unit(unit))
+
+
+@contextmanager
+def _quiet_libraries():
+    """MNE and MOABB at ERROR level for one task, then the caller's levels again."""
+    import logging
+
+    import mne
+
+    log = logging.getLogger("moabb")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with mne.utils.use_log_level("ERROR"):
+            yield
+    finally:
+        log.setLevel(level)
 
 
 @contextmanager
@@ -215,120 +187,19 @@ def _threads(n: int | None):
 def identity(task: Task) -> dict:
     """The columns that name a task's rows in the store and the tables."""
     return {"dataset": task.dataset["code"], "subject": task.subject, "pipeline": task.pipeline["name"],
-            "evaluation": task.evaluation["label"], "pipeline_digest": task.pipeline["digest"],
-            "recipe_digest": task.recipe_digest, "seed": task.seed, "task": task.id}
+            "evaluation": task.evaluation["label"], "evaluation_type": task.evaluation["type"],
+            "pipeline_digest": task.pipeline["digest"], "recipe_digest": task.recipe_digest, "seed": task.seed,
+            "task": task.id}
 
 
-class _SubjectWork:
-    """What the pipelines of a unit share: the dataset, and a paradigm (offline) or a
-    pseudo-online evaluation (replay) that keeps the subject's data once loaded."""
-
-    def __init__(self, task: Task, scratch: str):
-        from ..datasets import get_dataset
-
-        subjects = task.dataset["subjects"] if _needs_all(task.evaluation) else [task.subject]
-        self.dataset = with_channel_types(get_dataset(task.dataset["name"], subjects=subjects,
-                                                      **task.dataset["params"]), task.paradigm.get("ch_types"))
-        paradigm = make_paradigm(task.paradigm)
-        self.sfreq = getattr(paradigm, "resample", None)
-        self.chance = _chance(paradigm, self.dataset, task.evaluation)
-        recipe = Recipe.coerce(task.recipe)
-        if task.evaluation["type"] == CROSS_DATASET:
-            self.cross = cross_dataset_evaluation(task.pool, task.paradigm, task.evaluation, paradigm, recipe,
-                                                  task.seed)
-            self.sfreq = self.cross.sfreq  # every dataset is resampled to it
-        elif task.evaluation["type"] in OFFLINE:
-            if recipe.steps:
-                from ..preprocessing import with_recipe
-
-                paradigm = with_recipe(paradigm, recipe)
-            self.paradigm = remembering(paradigm)
-        else:
-            self.online = pseudo_online_evaluation(task, self.dataset, paradigm, recipe, scratch)
-
-    def evaluate(self, task: Task) -> tuple[list[dict], dict]:
-        name = task.pipeline["name"]
-        pipeline = build_pipeline(task.pipeline, self.sfreq)
-        files: dict = {}
-        if task.evaluation["type"] == CROSS_DATASET:
-            raw_rows = self.cross.evaluate_subject(task.dataset["code"], task.subject, {name: pipeline})
-        elif task.evaluation["type"] in OFFLINE:
-            raw_rows = self._offline(task, name, pipeline)
-        else:
-            from ..evaluation.pseudo_online import safe_name
-
-            raw_rows = self.online.evaluate_subject(self.dataset, task.subject, {name: pipeline})
-            folder = Path("predictions") / safe_name(task.evaluation["label"])  # relative: the driver writes
-            files = {str(folder / rel): table for rel, table in self.online.decisions.items()}
-            self.online.decisions.clear()
-        out = []
-        for raw in raw_rows:
-            row = {_RENAME.get(k, k): v for k, v in raw.items() if k not in ("dataset", "pipeline")}
-            row.update(identity(task), session=str(raw["session"]), n_sessions=task.dataset["n_sessions"],
-                       chance=raw.get("chance", self.chance), error="")
-            row["subject"] = int(raw["subject"])
-            out.append(row)
-        return out, files
-
-    def _offline(self, task, name, pipeline) -> list[dict]:
-        """MOABB's own evaluation of one subject, through its public ``process()``: the scores are
-        exactly those MOABB prints (float32, as its results store keeps them)."""
-        from sklearn.metrics import make_scorer
-
-        from ..evaluation.compare import moabb_groups
-        from ..evaluation.metrics import nmcc
-        from ..moabb_api import offline_rows
-
-        [(pipelines, extra)] = moabb_groups({name: pipeline})
-        split = task.evaluation["type"]
-        held_out = task.subject if split == "cross-subject" else None
-        # nMCC over the N task classes, on MOABB's own folds, beside its score
-        return offline_rows(split, self.paradigm, self.dataset, pipelines, seed=task.seed, subject=held_out,
-                            extra_scores={"nmcc": make_scorer(nmcc)}, **extra)
-
-
-def remembering(paradigm):
-    """A copy of a MOABB paradigm whose ``get_data`` keeps its last result and returns it again
-    for the same arguments, so that the ``process()`` calls of a unit's pipelines share one
-    load (and one preprocessing) of the subject; copies of it share the memory."""
-    new = copy.copy(paradigm)
-    cls = type(paradigm)
-    new.__class__ = type(cls.__name__, (_Remembering, cls), {})
-    new.last_load = {}
-    return new
-
-
-class _Remembering:
-    last_load: dict
-
-    def get_data(self, dataset, *args, **kwargs):
-        key = repr((dataset.code, list(dataset.subject_list), args, sorted(kwargs.items())))
-        if key not in self.last_load:
-            self.last_load.clear()  # one load in memory at a time
-            self.last_load[key] = super().get_data(dataset, *args, **kwargs)
-        return self.last_load[key]
-
-
-def cross_dataset_evaluation(pool, paradigm_spec: dict, evaluation: dict, paradigm, recipe, seed: int = 42):
-    """The :class:`~neurodecode.evaluation.CrossDatasetEvaluation` of a benchmark's cross-dataset
-    evaluation over the dataset specs ``pool`` (what the driver checks and a worker runs)."""
-    from ..datasets import get_dataset
-    from ..evaluation import CrossDatasetEvaluation
-
-    datasets = [with_channel_types(get_dataset(d["name"], subjects=d["subjects"], **d["params"]),
-                                   paradigm_spec.get("ch_types")) for d in pool]
-    return CrossDatasetEvaluation(paradigm, datasets, recipe=recipe, random_state=seed, **evaluation["settings"])
-
-
-def pseudo_online_evaluation(task: Task, dataset, paradigm, recipe, scratch: str):
-    """The :class:`~neurodecode.evaluation.PseudoOnlineEvaluation` of a pseudo-online task, as the
-    benchmark runs it (also what ``neurodecode train`` fits a live decoder with)."""
-    from ..evaluation import PseudoOnlineEvaluation
-
-    settings = dict(task.evaluation["settings"])
-    if task.paradigm.get("ch_types"):
-        settings["ch_types"] = task.paradigm["ch_types"]
-    if task.dataset.get("task_interval") is not None:  # declared per dataset in the benchmark
-        settings["task_interval"] = {dataset.code: task.dataset["task_interval"]}
-    return PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,
-                                  keep_decisions=True, error_score="raise", **settings)
+def _finished(task: Task, raw_rows: list[dict], chance: float) -> list[dict]:
+    """A type's rows in the store's form: MOABB's column names, the task's identity, the session
+    as text, the chance level (the row's own where it has one)."""
+    out = []
+    for raw in raw_rows:
+        row = {_RENAME.get(k, k): v for k, v in raw.items() if k not in ("dataset", "pipeline")}
+        row.update(identity(task), session=str(raw["session"]), n_sessions=task.dataset["n_sessions"],
+                   chance=raw.get("chance", chance), error="")
+        row["subject"] = int(raw["subject"])
+        out.append(row)
+    return out

@@ -175,7 +175,7 @@ class _SyntheticBase(GeneratedDataset):
         self.montage = montage
         self.channels = list(channels or (cap_channels(montage) if montage else DEFAULT_CHANNELS))
         self.artifact_rates, self.line_freq, self.seed = rates, line_freq, seed
-        self._positions  # validate channel names now, not at first load
+        self._positions  # noqa: B018  (validates channel names now, not at first load)
         with any_class_name():  # a chosen code need not abbreviate the class name
             super().__init__(
                 subjects=list(range(1, n_subjects + 1)),

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..private_api import unlocked
 from ..utils import resource_path
 from .synthetic import GeneratedDataset, RunTruth, _colored_noise, _narrowband
 
@@ -137,7 +138,7 @@ class SyntheticMEG(GeneratedDataset):
         import mne
 
         info = neuromag_info()
-        with info._unlock():
+        with unlocked(info):
             info["sfreq"] = self.sfreq
         rng = np.random.default_rng(self.seed)
         # background sources on a 7 cm shell over the upper half of the sphere
@@ -194,7 +195,7 @@ class SyntheticMEG(GeneratedDataset):
         environment = np.outer(rng.normal(size=len(types)) * (types == "mag"),
                                200e-15 * np.sin(2 * np.pi * 0.3 * times + rng.uniform(0, 2 * np.pi)))
         data = brain + noise + environment
-        with info._unlock():
+        with unlocked(info):
             info["sfreq"] = self.sfreq
         raw = mne.io.RawArray(data, info, verbose=False)
         if self.ecg:

@@ -124,11 +124,11 @@ def _windows(dataset, subjects, recipe, sliding, tmin, tmax, cache):
 
     if sliding is not None:
         length, step = sliding
-        return sliding_windows(dataset, subjects, recipe, length=length, step=step, cache=cache)
+        return sliding_windows(dataset, subjects, recipe=recipe, length=length, step=step, cache=cache)
     if not getattr(dataset, "event_id", None):
         raise ConfigError(f"anomaly audit: {getattr(dataset, 'code', dataset)} has no events to cut trials "
                           "around; score sliding windows instead (--sliding LENGTH)")
-    windows = trial_windows(dataset, subjects, recipe, tmin=tmin, tmax=tmax, cache=cache)
+    windows = trial_windows(dataset, subjects, recipe=recipe, tmin=tmin, tmax=tmax, cache=cache)
     if not len(windows):
         raise ConfigError(f"anomaly audit: no trial found in {dataset.code}; score sliding windows instead "
                           "(--sliding LENGTH)")

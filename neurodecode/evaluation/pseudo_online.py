@@ -177,7 +177,8 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     @mne.utils.verbose
     def __init__(self, paradigm, datasets=None, *, window: float = 1.0, step: float = 0.1,
                  idle: str = "class", rest=(), guard: float = 0.0, split: str = "within-session",
-                 recipe=None, ch_types=None, task_interval=None, train_step: float | None = None, idle_ratio: float = 1.0,
+                 recipe=None, ch_types=None, task_interval=None, train_step: float | None = None,
+                 idle_ratio: float = 1.0,
                  train_fraction: float = 0.5, gap: float | None = None, smoothing: dict | None = None,
                  threshold_cv: int = 3, timed_windows: int | None = 200, predictions_dir=None,
                  keep_decisions: bool = False, cache: bool | RunCache = True,
@@ -256,8 +257,8 @@ class PseudoOnlineEvaluation(BaseEvaluation):
     # -- the work --------------------------------------------------------------
     def settings_stamp(self, dataset) -> PseudoOnlineSettings:
         """The process-pipeline stand-in whose repr keys the results store."""
-        keys = ("window", "step", "idle", "rest", "guard", "split", "ch_types", "task_interval", "train_step", "idle_ratio",
-                "train_fraction", "gap", "smoothing", "threshold_cv", "random_state")
+        keys = ("window", "step", "idle", "rest", "guard", "split", "ch_types", "task_interval", "train_step",
+                "idle_ratio", "train_fraction", "gap", "smoothing", "threshold_cv", "random_state")
         text = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
         return PseudoOnlineSettings(f"{text}, recipe={self.online_recipe.digest}")
 

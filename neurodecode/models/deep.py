@@ -311,7 +311,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         >>> DeepClassifier("ShallowConvNet").check_input(8, 16, sfreq=128.0)
         Traceback (most recent call last):
         ...
-        neurodecode.errors.ConfigError: windows of 16 samples (0.125 s at 128 Hz) are too short for ShallowConvNet: its receptive field needs n_times >= 99 = 0.773438 s; use longer windows, a higher sfreq or a smaller model
+        neurodecode.errors.ConfigError: windows of 16 samples (0.125 s at 128 Hz) are too short for ShallowConvNet: ...
         """
         cls, fixed = model_class(self.model)
         if self.pretrained is not None:  # the pretrained encoder's own shape, not a receptive field

@@ -240,7 +240,8 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
     windows: dict[str, int] = {}
     for group in groups:
         windows[group.dataset] = windows.get(group.dataset, 0) + len(group.starts)
-    _write(model.eval().cpu(), folder, {"name": spec["name"], "datasets": spec["datasets"], "recipe": spec.get("recipe"),
+    _write(model.eval().cpu(), folder, {"name": spec["name"], "datasets": spec["datasets"],
+                                        "recipe": spec.get("recipe"),
                                   "sfreq": spec["sfreq"], "window": spec["window"], "step": spec["step"],
                                   "model": spec["model"], "training": training, "control": spec["control"],
                                   "windows": windows, "losses": losses})

@@ -207,9 +207,9 @@ class OnlineDecoder:
             decoder's own share), ``prediction``, ``truth``, ``p_<class>``.
         """
         from mne_lsl.lsl import StreamInfo, StreamInlet, StreamOutlet, local_clock, resolve_streams
-        from mne_lsl.lsl._utils import LostError
 
         from ..preprocessing.streaming import StreamingRecipe
+        from ..private_api import lsl_lost_error
         from .lsl import configure, find_stream
 
         configure()
@@ -256,7 +256,7 @@ class OnlineDecoder:
                     first, t_first = inlet.pull_sample(timeout=0.1)  # blocks until data, without spinning
                     data, stamps = inlet.pull_chunk(timeout=0.0) if t_first is not None else (None, None)
                     lost = False
-                except LostError:
+                except lsl_lost_error():
                     lost = True
                 markers.pull()
                 now = time.monotonic()

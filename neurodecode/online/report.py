@@ -45,12 +45,9 @@ def report_online(path, output=None, step: float | None = None) -> Path:
     -------
     report : Path
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..benchmark.report import _save, confusion_figure, timeline_figure
+    from ..benchmark.figures import confusion_figure, save, timeline_figure
     from .decoder import read_decisions
 
     path = Path(path)
@@ -67,7 +64,7 @@ def report_online(path, output=None, step: float | None = None) -> Path:
         ax.hist(decided["latency"] * 1000, bins=50)
         ax.set_xlabel("latency: window's last sample to decision push (ms)")
         ax.set_ylabel("decisions")
-        lines += ["", "## Latency", "", f"![latency]({_save(fig, figures / 'latency.png')})"]
+        lines += ["", "## Latency", "", f"![latency]({save(fig, figures / 'latency.png')})"]
         truth = decided.dropna(subset=["truth"]) if "truth" in decided else decided.iloc[:0]
         if len(truth):
             timeline = timeline_figure(truth, "decisions against the markers", figures / "timeline.png")

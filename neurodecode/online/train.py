@@ -53,16 +53,18 @@ def train_model(config, *, dataset: str, subject: int, pipeline: str, out, runs=
     path : Path
     """
     from ..benchmark import load_config
-    from ..benchmark.tasks import build_pipeline, build_tasks, make_paradigm, pseudo_online_evaluation
+    from ..benchmark.build import build_pipeline, make_paradigm
+    from ..benchmark.evaluation_types.pseudo_online import PseudoOnlineType, pseudo_online_evaluation
+    from ..benchmark.tasks import build_tasks
     from ..datasets import get_dataset, with_channel_types
     from ..evaluation.splits import Fold
-    from ..moabb_api import OFFLINE_EVALUATIONS, subject_data
+    from ..moabb_api import subject_data
     from ..models.persistence import save_model
     from ..preprocessing import Recipe
     from ..windows import Windows
 
     cfg = load_config(config)
-    tasks = [t for t in build_tasks(cfg) if t.evaluation["type"] not in OFFLINE_EVALUATIONS]
+    tasks = [t for t in build_tasks(cfg) if t.evaluation["type"] == PseudoOnlineType.name]
     if not tasks:
         raise ConfigError(f"{cfg.name} has no pseudo-online evaluation; a live decoder is fitted as one "
                           "would fit it, so add one (type: pseudo-online)")

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.signal import fftconvolve, welch
 
 from ..moabb_api import subject_data
+from .base import data_channels
 
 __all__ = ["audit_dataset", "audit_run", "clean_stretches", "fingerprint", "find_duplicates"]
 
@@ -36,7 +37,7 @@ def audit_run(raw, event_id: dict | None = None, interval=None) -> dict:
     the line frequency over its neighbourhood), ``amp_outlier_pct``,
     ``max_abs_uv``, ``n_events`` and ``events_out_of_range``.
     """
-    picks = mne.pick_types(raw.info, meg=True, eeg=True, seeg=True, ecog=True, exclude=[])
+    picks = data_channels(raw.info)
     names = [raw.ch_names[p] for p in picks]
     data = raw.get_data(picks=picks)
     sfreq = raw.info["sfreq"]
@@ -162,7 +163,7 @@ def fingerprint(raw) -> np.ndarray:
     It survives re-referencing, channel order and small noise, and two
     recordings of the same data give the same trace up to a time shift.
     """
-    picks = mne.pick_types(raw.info, meg=True, eeg=True, seeg=True, ecog=True, exclude=[])
+    picks = data_channels(raw.info)
     data = np.nan_to_num(raw.get_data(picks=picks))
     gfp = data.std(axis=0)
     block = max(1, int(round(raw.info["sfreq"] / FINGERPRINT_HZ)))

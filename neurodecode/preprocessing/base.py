@@ -14,9 +14,27 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidDataError, UnknownNameError
 
-__all__ = ["Step", "RawStep", "WindowStep", "STEPS", "make_step", "where"]
+__all__ = ["Step", "RawStep", "WindowStep", "STEPS", "make_step", "where", "data_channels"]
 
 STEPS: dict[str, type[Step]] = {}
+
+
+def data_channels(info, *, misc: bool = False) -> np.ndarray:
+    """Indices of the data channels of ``info``: MEG, EEG, sEEG, ECoG, DBS and fNIRS sensors (what
+    steps filter and audits measure), and with ``misc=True`` also misc channels (what windows carry);
+    never stim channels. The one definition every stage uses.
+
+    Examples
+    --------
+    >>> import mne
+    >>> info = mne.create_info(["C3", "C4", "EOG", "STI"], 250.0, ["eeg", "eeg", "misc", "stim"])
+    >>> data_channels(info).tolist(), data_channels(info, misc=True).tolist()
+    ([0, 1], [0, 1, 2])
+    """
+    import mne
+
+    return mne.pick_types(info, meg=True, eeg=True, seeg=True, ecog=True, dbs=True, fnirs=True, misc=misc,
+                          exclude=[])
 
 
 class Step:

@@ -221,8 +221,7 @@ class Harmonise(RawStep):
             extra = mne.io.RawArray(np.zeros((len(missing), raw.n_times)), info,
                                     first_samp=raw.first_samp, verbose=False)
             extra.set_montage(montage, match_case=False, match_alias=True, verbose=False)
-            with extra.info._unlock():
-                extra.info["meas_date"] = raw.info["meas_date"]
+            extra.set_meas_date(raw.info["meas_date"])
             extra.set_annotations(raw.annotations)
             raw.pick([c for c in raw.ch_names if c in target or c in stim])
             raw.add_channels([extra], force_update_info=True)

@@ -111,12 +111,9 @@ class PreprocessedDataset(BaseDataset):
 
     def _process(self, raw, subject, session, run, key) -> CachedRun:
         raw = raw.copy().load_data(verbose=False)
-        with raw.info._unlock():
-            raw.info["description"] = f"neurodecode:{self.tag(subject, session, run)}"
+        raw.info["description"] = f"neurodecode:{self.tag(subject, session, run)}"
         raw = self.recipe.apply_raw(raw, copy=False)
-        with raw.info._unlock():
-            raw.info["description"] = (f"neurodecode:{self.tag(subject, session, run)} "
-                                       f"[recipe {self.recipe.digest}]")
+        raw.info["description"] = f"neurodecode:{self.tag(subject, session, run)} [recipe {self.recipe.digest}]"
         if not self.cache:
             return CachedRun.from_raw(raw)
         return self.cache.put(key, raw, extra={"recipe": self.recipe.to_dict(),

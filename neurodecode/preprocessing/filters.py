@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError, InvalidDataError
-from .base import RawStep, where
+from ..private_api import unlocked
+from .base import RawStep, data_channels, where
 
 __all__ = ["Bandpass", "Highpass", "Lowpass", "Notch", "Resample", "Crop", "FilterBank"]
 
@@ -169,7 +170,7 @@ class Resample(RawStep):
         for i in mne.pick_types(raw.info, meg=False, stim=True):
             data[i] = np.maximum.reduceat(full[i], np.r_[0, last[:-1] + 1])
         info = raw.info.copy()
-        with info._unlock():
+        with unlocked(info):
             info["sfreq"] = float(self.sfreq)
             info["lowpass"] = min(info["lowpass"], self.sfreq / 2)
         first = int(round(raw.first_samp * resampler.up / resampler.down))
@@ -295,10 +296,7 @@ class FilterBank(RawStep):
 
 
     def apply(self, raw):
-        import mne
-
-        data_picks = mne.pick_types(raw.info, meg=True, eeg=True, seeg=True, ecog=True,
-                                    exclude=[])
+        data_picks = data_channels(raw.info)
         other = [raw.ch_names[i] for i in range(len(raw.ch_names)) if i not in set(data_picks)]
         copies = []
         for lo, hi in self.bands:

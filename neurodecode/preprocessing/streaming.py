@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..private_api import unlocked
 from .recipe import Recipe
 
 __all__ = ["StreamingRecipe"]
@@ -178,9 +179,9 @@ class _FIR:
 
 
 def _data_rows(info) -> np.ndarray:
-    import mne
+    from .base import data_channels
 
-    return mne.pick_types(info, meg=True, eeg=True, seeg=True, ecog=True, dbs=True, fnirs=True, exclude=[])
+    return data_channels(info)
 
 
 def _iir(info, l_freq, h_freq, order: int) -> np.ndarray:
@@ -237,7 +238,7 @@ def _resample(step, info):
 
     rows = _data_rows(info)
     out = mne.pick_info(info, rows)
-    with out._unlock():
+    with unlocked(out):
         out["sfreq"] = float(step.sfreq)
         out["lowpass"] = min(out["lowpass"], step.sfreq / 2)
     return _Resampler(rows, info["sfreq"], step.sfreq), out

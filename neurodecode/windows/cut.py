@@ -8,6 +8,7 @@ import pandas as pd
 from ..datasets import get_dataset
 from ..errors import ConfigError, InvalidDataError
 from ..preprocessing import PreprocessedDataset, RunCache
+from ..preprocessing.base import data_channels
 from ..preprocessing.cache import CachedRun
 from ..utils import IDLE
 from .core import METADATA_COLUMNS, Windows
@@ -31,8 +32,7 @@ def preprocessed(dataset, recipe=None, cache: bool | RunCache = True) -> Preproc
 
 def _data_picks(run: CachedRun) -> np.ndarray | slice:
     """The data channels (not stim), as a slice when contiguous so windows stay views."""
-    picks = mne.pick_types(run.info, meg=True, eeg=True, seeg=True, ecog=True, dbs=True,
-                           fnirs=True, misc=True, exclude=[])
+    picks = data_channels(run.info, misc=True)
     if len(picks) == 0:
         raise InvalidDataError(str(run.path or "run"), "no data channel left after preprocessing")
     if np.array_equal(picks, np.arange(picks[0], picks[-1] + 1)):
@@ -113,7 +113,7 @@ def _meta(subject, session, run, starts, n_times, sfreq, labels, trials) -> pd.D
 
 
 @mne.utils.verbose
-def trial_windows(dataset, subjects=None, recipe=None, events=None, tmin: float = 0.0,
+def trial_windows(dataset, subjects=None, *, recipe=None, events=None, tmin: float = 0.0,
                   tmax: float | None = None, cache: bool | RunCache = True, out=None,
                   verbose=None) -> Windows:
     """Windows around events, with the same semantics as MOABB paradigms.
@@ -180,7 +180,7 @@ def trial_windows(dataset, subjects=None, recipe=None, events=None, tmin: float 
 
 
 @mne.utils.verbose
-def sliding_windows(dataset, subjects=None, recipe=None, length: float = 1.0, step: float = 0.25,
+def sliding_windows(dataset, subjects=None, *, recipe=None, length: float = 1.0, step: float = 0.25,
                     rest=(), rule: str = "end", min_overlap: float = 0.5, interval=None,
                     cache: bool | RunCache = True, out=None, verbose=None) -> Windows:
     """Overlapping windows over whole runs, labelled from each run's label track.

@@ -31,10 +31,9 @@ def run_events(run: CachedRun, event_id: dict) -> np.ndarray:
         events = run.stim_events.copy()
     else:
         info = mne.create_info(1, run.sfreq, "misc")
-        with info._unlock():
-            info["meas_date"] = run.info["meas_date"]
         raw = mne.io.RawArray(np.zeros((1, run.n_times)), info, first_samp=run.first_samp,
                               verbose=False)
+        raw.set_meas_date(run.info["meas_date"])
         raw.set_annotations(run.annotations)
         present = set(run.annotations.description)
         wanted = {k: v for k, v in event_id.items() if k in present and np.isscalar(v)}

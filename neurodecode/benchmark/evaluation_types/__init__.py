@@ -1,0 +1,14 @@
+"""The built-in evaluation types: MOABB's three offline splits, the pseudo-online replay and
+cross-dataset transfer, each an :class:`~neurodecode.benchmark.EvaluationType` registered like a
+user's own (see :mod:`neurodecode.benchmark.protocol`)."""
+from __future__ import annotations
+
+from .cross_dataset import CrossDatasetType
+from .moabb_class import MoabbEvaluation, OfflineEvaluation
+from .pseudo_online import PseudoOnlineType
+
+__all__ = ["BUILTIN", "MoabbEvaluation", "OfflineEvaluation", "PseudoOnlineType", "CrossDatasetType"]
+
+#: Registered at the first lookup, in this order (which is also the order of their report sections).
+BUILTIN = (OfflineEvaluation("within-session"), OfflineEvaluation("cross-session"),
+           OfflineEvaluation("cross-subject"), PseudoOnlineType(), CrossDatasetType())
