@@ -18,6 +18,9 @@ from neurodecode.models.anomaly import DropAnomalies, PeakToPeakScorer, PotatoSc
 from neurodecode.windows import Windows
 from neurodecode.windows.corruptions import CORRUPTIONS, corrupt
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 
 def _windows(n_trials=120, n_chans=6, n_times=192, sfreq=128.0, n_runs=4, seed=0) -> Windows:
     """Trials of a fixed spatial mixture of smooth sources (like EEG: correlated channels)."""

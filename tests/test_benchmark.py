@@ -20,6 +20,9 @@ from neurodecode.benchmark import ResultStore, load_config, run_benchmark
 from neurodecode.cli import main
 from neurodecode.errors import ConfigError, UnknownNameError
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "seed": 0}
 PARADIGM = {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30, "resample": 128}}
@@ -191,6 +194,7 @@ def test_kill_9_mid_run_then_rerun_completes_without_loss_or_duplicates(tmp_path
     assert len(merged) == 12 and np.array_equal(merged["score"], merged["score_clean"])
 
 
+@pytest.mark.dask
 def test_dask_two_workers_give_the_local_rows(tmp_path):
     cfg = _config(tmp_path, evaluations=["within-session", {"type": "pseudo-online", "window": 1.0,
                                                             "step": 0.5}])
@@ -377,7 +381,7 @@ def _assert_one_clean_attempt_each(output: Path, n_tasks: int) -> None:
     assert len(ends) == n_tasks and {e["status"] for e in ends} == {"ok"}  # 0 lost, 0 duplicated
 
 
-@pytest.mark.parametrize("engine", ["local", "dask"])
+@pytest.mark.parametrize("engine", ["local", pytest.param("dask", marks=pytest.mark.dask)])
 def test_a_killed_worker_costs_only_a_rerun_of_its_unit(tmp_path, engine):
     cfg = _config(tmp_path, pipelines=["CSP+LDA", _dying_pipeline(tmp_path)])
     result = run_benchmark(cfg, engine=engine, n_jobs=2, quiet=True, report=False)
@@ -390,6 +394,7 @@ def test_a_killed_worker_costs_only_a_rerun_of_its_unit(tmp_path, engine):
                           local.sort_values(["pipeline", "subject"])["score"].to_numpy())
 
 
+@pytest.mark.dask
 def test_workers_in_another_folder_write_nothing_there(tmp_path, monkeypatch):
     """LocalCluster workers started in another working directory: the outputs, relative to the
     driver's folder, are all written by the driver."""
@@ -412,6 +417,7 @@ def test_workers_in_another_folder_write_nothing_there(tmp_path, monkeypatch):
     assert [p.name for p in workers_dir.iterdir() if p.name != "dask-scratch-space"] == []
 
 
+@pytest.mark.dask
 def test_external_dask_scheduler_and_workers_with_a_kill(tmp_path):
     """`dask scheduler` and `dask worker` processes on loopback; one worker is killed mid-unit."""
     cfg = _config(tmp_path, pipelines=["CSP+LDA", _dying_pipeline(tmp_path)])

@@ -13,6 +13,9 @@ from neurodecode.evaluation import cross_dataset as xd
 from neurodecode.moabb_api import make_paradigm
 from neurodecode.models import get_pipeline
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 #: two caps and two rates, as BNCI2014-001 (22 ch, 250 Hz) and PhysionetMI (64 ch, 160 Hz) record;
 #: the imagery sources move by 1.5 cm between people, so calibration has something to fix
 COMMON = {"n_sessions": 1, "n_runs": 2, "snr": 0.8, "spatial_jitter": 0.015}

@@ -16,6 +16,9 @@ from neurodecode.preprocessing.denoising import load_denoiser, mix_at_snr, score
 from neurodecode.preprocessing.denoising.sources import SPLIT, eegdenoisenet_eog, synthetic_emg
 from neurodecode.preprocessing.streaming import StreamingRecipe
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 
 def _raw(n_ch=3, seconds=12.0, sfreq=256.0, seed=0):
     rng = np.random.default_rng(seed)

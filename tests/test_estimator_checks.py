@@ -30,6 +30,9 @@ from neurodecode.models.anomaly import AuditRuleScorer, DropAnomalies, PeakToPea
 from neurodecode.models.online import DecisionSmoother, IdleThreshold
 from neurodecode.models.riemann import Covariances, TangentSpace
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 ESTIMATORS = [Covariances(), TangentSpace(), FilterBank(bands=[[8, 12]], sfreq=128.0), FilterBankCSP(),
               CCA(sfreq=128.0), FBCCA(sfreq=128.0), TRCA(sfreq=128.0),
               DeepClassifier("ShallowConvNet", max_epochs=1, sfreq=128.0), IdleThreshold(LogisticRegression()),

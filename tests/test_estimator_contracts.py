@@ -19,6 +19,9 @@ from neurodecode.models.anomaly import AuditRuleScorer, DropAnomalies, PeakToPea
 from neurodecode.models.online import DecisionSmoother, IdleThreshold
 from neurodecode.models.riemann import Covariances, TangentSpace
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 SFREQ = 128.0
 
 

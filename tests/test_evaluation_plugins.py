@@ -26,6 +26,9 @@ from neurodecode.benchmark import (
 from neurodecode.cli import main
 from neurodecode.errors import ConfigError, UnknownNameError
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 TESTS = Path(__file__).resolve().parent
 SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "seed": 0}
 PARADIGM = {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30, "resample": 128}}

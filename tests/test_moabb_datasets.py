@@ -7,6 +7,9 @@ import pytest
 from neurodecode.datasets import available_subjects, get_dataset
 from neurodecode.errors import DataNotFoundError, UnknownNameError
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 
 def test_physionet_subject1_left_right(shared_data):
     from moabb.paradigms import LeftRightImagery

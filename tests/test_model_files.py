@@ -22,6 +22,9 @@ from neurodecode.models.yaml_pipelines import load_pipeline_file
 from neurodecode.utils import resource_names
 from neurodecode.windows import Windows
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 SSVEP = {"CCA", "FBCCA", "TRCA", "FB-TS+LR"}
 DEEP_PRESETS = sorted(p for p in resource_names("pipelines/deep"))
 

@@ -18,6 +18,9 @@ from neurodecode.models import (
 )
 from neurodecode.windows import trial_windows
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 MOTOR = "FC3 FC4 C5 C3 C1 Cz C2 C4 C6 CP3 CP4 Pz".split()
 RECIPE = [{"bandpass": {"l_freq": 4.0, "h_freq": 38.0}}, {"resample": {"sfreq": 128.0}}]
 FAST = {"max_epochs": 60, "valid_size": 0, "lr": 3e-3}

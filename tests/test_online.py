@@ -16,6 +16,9 @@ from neurodecode.cli import main
 from neurodecode.errors import ChannelMismatchError, ConfigError, StreamError
 from neurodecode.online import OnlineDecoder, play, read_decisions, report_online, train_model
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 SYNTH = {"n_subjects": 1, "n_sessions": 1, "n_runs": 2, "n_trials": 8, "sfreq": 128, "snr": 2.0, "seed": 3}
 STEP = 0.25
 
@@ -104,6 +107,7 @@ def test_incremental_causal_filtering_equals_one_shot():
         StreamingRecipe([{"bandpass": {"l_freq": 8, "h_freq": 30}}], raw.info)
 
 
+@pytest.mark.lsl
 def test_live_decisions_equal_the_pseudo_online_replay(shared_data, tmp_path):
     """PhysionetMI S001 R08 replayed in real time with PlayerLSL over loopback; TS+LR and ShallowConvNet,
     fitted on R04 and R12, decode it at once. Their decisions at each window's end sample equal those
@@ -168,6 +172,7 @@ def test_live_decisions_equal_the_pseudo_online_replay(shared_data, tmp_path):
         assert (decided["latency"] > 0).all() and decided["latency"].median() < 0.1
 
 
+@pytest.mark.lsl
 def test_wrong_channels_are_refused_before_any_decision(synthetic_model, tmp_path):
     path, raw = synthetic_model
     renamed = raw.copy().rename_channels({"C3": "X3", "C4": "X4"})
@@ -179,6 +184,7 @@ def test_wrong_channels_are_refused_before_any_decision(synthetic_model, tmp_pat
     assert len(read_decisions(log)) == 0
 
 
+@pytest.mark.lsl
 def test_pause_and_nan_samples_are_logged_and_decoding_goes_on(synthetic_model, tmp_path):
     path, raw = synthetic_model
     _push(raw, "paused", pause_at=20.0, pause=2.0, nan_at=40.0)
@@ -200,6 +206,7 @@ def test_pause_and_nan_samples_are_logged_and_decoding_goes_on(synthetic_model, 
     assert pd.read_parquet(tmp_path / "paused.parquet")["event"].tolist() == events
 
 
+@pytest.mark.lsl
 def test_a_vanished_stream_exits_non_zero_with_a_readable_log(synthetic_model, tmp_path):
     path, raw = synthetic_model
     _push(raw, "vanishing", vanish_at=30.0, speed=2.0)
@@ -214,6 +221,7 @@ def test_a_vanished_stream_exits_non_zero_with_a_readable_log(synthetic_model, t
     assert 25 * 4 <= len(decided) <= (30 * 128 - 128) // 32 + 1  # decisions up to the loss, all kept
 
 
+@pytest.mark.lsl
 def test_train_online_and_report_commands(synthetic_model, tmp_path, capsys):
     from neurodecode.models import load_model
 

@@ -13,6 +13,9 @@ from neurodecode.models import get_pipeline, load_model, save_model
 from neurodecode.models import pretrained as pt
 from neurodecode.windows import Windows
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 CHANNELS = ["C3", "Cz", "C4", "Pz"]
 SFREQ, N_TIMES = 200.0, 400
 SMALL = {"n_layer": 2, "nhead": 2, "emb_dim": 200, "dim_feedforward": 64}  # CBraMod, 311k parameters

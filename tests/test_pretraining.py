@@ -19,6 +19,9 @@ from neurodecode.models.pretraining import pretrain
 from neurodecode.models.sensor_transformer import SensorTransformer, sensor_features
 from neurodecode.windows import Windows
 
+#: every test here trains a model, runs a benchmark or reads real recordings
+pytestmark = pytest.mark.slow
+
 RECIPE = [{"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}, {"resample": {"sfreq": 128.0}}]
 TINY = {"patch_size": 32, "embed_dim": 32, "depth": 1, "num_heads": 2}
 
