@@ -31,3 +31,10 @@ def shared_data() -> Path:
         pytest.fail(f"real recordings not found at {SHARED}: put ../shared/data beside the clone "
                     "or set NEURODECODE_SHARED_DATA")
     return SHARED
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test on the real recordings is slow: reading and preprocessing them takes seconds."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

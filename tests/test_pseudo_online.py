@@ -21,6 +21,9 @@ from neurodecode.preprocessing.cache import CachedRun
 from neurodecode.windows import label_track
 from neurodecode.windows.labels import TaskPeriod
 
+#: every test here replays recordings window by window
+pytestmark = pytest.mark.slow
+
 MOTOR = ["FC3", "FCz", "FC4", "C3", "Cz", "C4", "CP3", "CPz", "CP4"]
 SFREQ, N_LEN, N_STEP = 128.0, 128, 13  # 1 s windows every 0.1 s (12.8 samples, rounded)
 
