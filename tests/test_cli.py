@@ -23,6 +23,7 @@ def test_datasets_local_lists_subjects_on_disk(shared_data):
     assert out.stderr == ""
 
 
+@pytest.mark.slow
 def test_demo_scores_above_chance():
     out = _run("demo", "--subjects", "1")
     assert out.returncode == 0, out.stderr

@@ -75,6 +75,7 @@ def test_broken_torchaudio_is_one_line_before_any_work(tmp_path):
     assert not store.exists() or '"type": "row"' not in store.read_text()
 
 
+@pytest.mark.slow
 def test_broken_torchaudio_still_runs_classical_benchmarks(tmp_path):
     """Only networks need torch: a classical definition is not refused for torchaudio's fault."""
     fake = _broken_torchaudio(tmp_path)

@@ -179,6 +179,7 @@ def test_keyword_only_constructors():
         assert len(named) == positional, (cls.__name__, [p.name for p in named])
 
 
+@pytest.mark.slow
 def test_wheel_installs_and_finds_its_definitions(tmp_path):
     """Build the wheel, install it apart from the source tree, and read the shipped definitions."""
     repo = PACKAGE.parent

@@ -40,6 +40,7 @@ def test_synthetic_meg_has_real_neuromag_geometry_and_the_usual_truth():
     assert np.array_equal(ds.generate_run(1)[0].get_data(), raw.get_data())  # same seed, same data
 
 
+@pytest.mark.slow
 def test_mixed_mag_and_grad_decode_through_the_benchmark_and_shuffled_labels_do_not(tmp_path):
     cfg = {"datasets": [MEG], "paradigm": _paradigm(["mag", "grad"]), "recipe": [{"scale": {}}],
            "pipelines": ["TS+LR"], "evaluations": ["within-session"], "output": str(tmp_path / "out")}

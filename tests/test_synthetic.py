@@ -81,6 +81,7 @@ def mi_epochs():
     return X, y
 
 
+@pytest.mark.slow
 def test_high_snr_motor_imagery_csp_lda(mi_epochs):
     X, y = mi_epochs
     assert X.shape == (160, 31, 751)

@@ -103,6 +103,7 @@ def _put_same_entry(root, seed):
     RunCache(root).put(("Demo", 1, "0", "0", "digest"), raw)
 
 
+@pytest.mark.slow
 def test_concurrent_writers_leave_one_complete_entry(tmp_path):
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_put_same_entry, args=(tmp_path, s)) for s in (1, 2)]
@@ -117,6 +118,7 @@ def test_concurrent_writers_leave_one_complete_entry(tmp_path):
     assert RunCache(tmp_path).leftovers() == []
 
 
+@pytest.mark.slow
 def test_cache_cli_info_and_clear(tmp_path):
     env = {"NEURODECODE_HOME": str(tmp_path), "PATH": ""}
     code = ("from neurodecode.preprocessing import RunCache; import mne, numpy as np; "
@@ -224,6 +226,7 @@ def test_peak_to_peak_rejection_drops_windows_with_artifacts(cache):
     assert np.ptp(kept.X, axis=-1).max() <= 100e-6 < np.ptp(everything.X, axis=-1).max()
 
 
+@pytest.mark.slow
 def test_cleaning_does_not_lower_csp_lda_accuracy(cache):
     from mne.decoding import CSP
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
