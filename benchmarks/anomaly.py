@@ -9,7 +9,7 @@ of each type is its corrupted trials against the untouched ones. Also:
   at alpha = 0.05 (its false-positive rate; nominal 5 %);
 - **controls**: an untrained encoder (``epochs=0``) and a VAE trained on
   time-shuffled trials, on the corrupted copy;
-- **seed**: a retrain with another seed on the clean copy, and the overlap
+- **seed**: a retrain with another `random_state` on the clean copy, and the overlap
   of the two top-5 % sets;
 - **real data**: the top-ranked trials of the clean copy, with a description
   of their signal;
@@ -62,10 +62,10 @@ def windows_of(key):
     return ds, trial_windows(ds, spec["subjects"], recipe=spec["recipe"])
 
 
-def plant(windows, seed=0):
+def plant(windows, random_state=0):
     from neurodecode.windows.corruptions import CORRUPTIONS, corrupt
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     n = max(2, int(round(SHARE * len(windows))))
     order = rng.permutation(len(windows))
     truth = np.full(len(windows), "", dtype=object)
@@ -75,7 +75,7 @@ def plant(windows, seed=0):
         rows = order[i * n:(i + 1) * n]
         if kind == "other_subject" and len(np.unique(subjects)) < 2:
             continue
-        X = corrupt(X, kind, rows, sfreq=windows.sfreq, subjects=subjects, random_state=seed + i)
+        X = corrupt(X, kind, rows, sfreq=windows.sfreq, subjects=subjects, random_state=random_state + i)
         truth[rows] = kind
     return dataclasses.replace(windows, X=X.astype(np.float32)), truth
 
@@ -188,9 +188,9 @@ def main(argv=None) -> int:
             auc_rows += [dict(r, dataset=key) for r in aurocs(audit.table, truth, dets, tag)]
             print(f"{key} {tag}: {time.perf_counter() - t:.0f} s", flush=True)
         clean = {}
-        for seed in (0, 1):
-            clean[seed] = score_windows(windows, folds=FOLDS, detectors=detectors, vae_params=vae,
-                                        random_state=seed, dataset_code=key).table
+        for random_state in (0, 1):
+            clean[random_state] = score_windows(windows, folds=FOLDS, detectors=detectors, vae_params=vae,
+                                        random_state=random_state, dataset_code=key).table
         for det in detectors:
             fpr_rows.append({"dataset": key, "detector": det, "n_trials": len(windows),
                              "flagged_pct": 100 * clean[0][f"{det}_flag"].mean(), "nominal_pct": 5.0})
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
         overlap_rows.append({"dataset": key, "top_5pct": k, "overlap": len(tops[0] & tops[1]),
                              "overlap_pct": 100 * len(tops[0] & tops[1]) / k})
         top = clean[0].nsmallest(10, "rank")
-        print(f"\n{key}: top-ranked trials of the clean copy (seed 0)")
+        print(f"\n{key}: top-ranked trials of the clean copy (random_state=0)")
         for row, r in top.iterrows():
             print(f"  rank {r['rank']}: subject {r.subject} session {r.session} run {r.run} at {r.onset:.1f} s "
                   f"label {r.label}: score {r.anomaly_score:.3f}, top channel {r.top_channel}, potato "

@@ -41,12 +41,13 @@ import yaml
 from memory import PeakRSS  # benchmarks/memory.py
 
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-SCALING = {"name": "scaling", "seed": 0, "pipelines": ["CSP+LDA", "TS+LR", "MDM", "FgMDM", "TS+SVM"],
+SCALING = {"name": "scaling", "random_state": 0, "pipelines": ["CSP+LDA", "TS+LR", "MDM", "FgMDM", "TS+SVM"],
            "datasets": [{"name": "SyntheticMI", "params": {"n_subjects": 16, "n_sessions": 1, "n_runs": 2,
-                                                           "n_trials": 80, "sfreq": 250, "snr": 1.0, "seed": 0}}],
+                                                           "n_trials": 80, "sfreq": 250, "snr": 1.0,
+                                                           "random_state": 0}}],
            "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}},
            "evaluations": ["within-session"]}
-KALUNGA = {"name": "kalunga-offline", "seed": 42, "pipelines": ["TS+LR", "FB-TS+LR", "MDM", "TRCA"],
+KALUNGA = {"name": "kalunga-offline", "random_state": 42, "pipelines": ["TS+LR", "FB-TS+LR", "MDM", "TRCA"],
            "datasets": [{"name": "Kalunga2016", "subjects": list(range(1, 10))}],
            "paradigm": {"name": "SSVEP", "params": {"fmin": 3, "fmax": 45, "n_classes": 4, "resample": 128}},
            "evaluations": ["within-session"]}
@@ -99,7 +100,7 @@ def moabb_anchor(config_path: str, n_jobs: int, out_csv: str) -> None:
     tables = []
     for group, extra in moabb_groups(pipelines):  # frequency-named SSVEP pipelines need mne_labels
         with tempfile.TemporaryDirectory() as tmp:
-            ev = WithinSessionEvaluation(paradigm=paradigm, datasets=[dataset], random_state=cfg.seed,
+            ev = WithinSessionEvaluation(paradigm=paradigm, datasets=[dataset], random_state=cfg.random_state,
                                          hdf5_path=tmp, overwrite=True, n_jobs=n_jobs, **extra)
             tables.append(ev.process(group))
     table = pd.concat(tables, ignore_index=True)

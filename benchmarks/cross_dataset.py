@@ -28,9 +28,9 @@ import warnings
 import numpy as np
 
 A = {"montage": "bnci2014_001", "sfreq": 250, "n_subjects": 4, "n_sessions": 1, "n_runs": 2, "n_trials": 20,
-     "snr": 0.8, "spatial_jitter": 0.015, "seed": 11, "code": "SyntheticMI-22ch"}
+     "snr": 0.8, "spatial_jitter": 0.015, "random_state": 11, "code": "SyntheticMI-22ch"}
 B = {"montage": "physionetmi", "sfreq": 160, "n_subjects": 4, "n_sessions": 1, "n_runs": 2, "n_trials": 25,
-     "snr": 0.8, "spatial_jitter": 0.015, "seed": 12, "code": "SyntheticMI-64ch"}
+     "snr": 0.8, "spatial_jitter": 0.015, "random_state": 12, "code": "SyntheticMI-64ch"}
 SHOTS, PIPELINES, ZERO_SHOT = [0, 5, 10, 20], ("TS+LR", "MDM"), 10
 
 

@@ -1,6 +1,6 @@
 """What the ``denoise`` step does to decoding: the same benchmark with and without it, paired per subject.
 
-Arms, identical but for the step (each a full ``run_benchmark`` on the same data, seed and folds):
+Arms, identical but for the step (each a full ``run_benchmark`` on the same data, random_state and folds):
 
 - ``none``: the base recipe;
 - ``eog``: the base recipe + ``denoise: {artifact: eog}``;
@@ -64,7 +64,7 @@ def run_arm(bench: str, arm: str, out: Path) -> pd.DataFrame:
     recipe = list(spec["base"]) + ([{"denoise": ARMS[arm]}] if ARMS[arm] else [])
     cfg = {"name": f"{bench}-{arm}", "datasets": spec["datasets"], "paradigm": spec["paradigm"],
            "recipe": {"name": f"{bench}-{arm}", "steps": recipe}, "pipelines": spec["pipelines"],
-           "evaluations": spec["evaluations"], "seed": 42, "output": str(out / f"{bench}-{arm}")}
+           "evaluations": spec["evaluations"], "random_state": 42, "output": str(out / f"{bench}-{arm}")}
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -95,7 +95,7 @@ def main() -> None:
             X, y, _ = prepared.get_data(dataset, subjects=[1])
             for pipe in PIPELINES:
                 [(pipelines, extra)] = moabb_groups({pipe: get_pipeline(pipe)})
-                rows = offline_rows("within-session", prepared, dataset, pipelines, seed=42, **extra)
+                rows = offline_rows("within-session", prepared, dataset, pipelines, random_state=42, **extra)
                 scores.append({"recipe": name, "pipeline": pipe, "trials": len(y),
                                "roc_auc": float(np.mean([r["score"] for r in rows]))})
     details, scores = pd.DataFrame(details), pd.DataFrame(scores)

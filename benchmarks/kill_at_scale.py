@@ -14,7 +14,7 @@ Printed: the kills and how many tasks were stored at each, then lost tasks
 than once as complete, and whether every score is bit-identical. Exit status 1
 if any of these is not 0 / identical.
 
-Run: ``python benchmarks/kill_at_scale.py [--subjects 52] [--kills 10] [--seed 0]`` (about 10 minutes).
+Run: ``python benchmarks/kill_at_scale.py [--subjects 52] [--kills 10] [--random-state 0]`` (about 10 minutes).
 """
 from __future__ import annotations
 
@@ -49,15 +49,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=52)
     parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
-    rng = random.Random(args.seed)
+    rng = random.Random(args.random_state)
     tmp = Path(tempfile.mkdtemp(prefix="neurodecode-kills-"))
-    config = {"name": "kills", "seed": 3, "pipelines": ["CSP+LDA", "TS+LR"],
+    config = {"name": "kills", "random_state": 3, "pipelines": ["CSP+LDA", "TS+LR"],
               "datasets": [{"name": "SyntheticMI", "params": {
                   "n_subjects": args.subjects, "n_sessions": 1, "n_runs": 2, "n_trials": 10, "sfreq": 128,
-                  "snr": 1.0, "seed": 0}}],
+                  "snr": 1.0, "random_state": 0}}],
               "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}},
               "evaluations": ["within-session", {"type": "pseudo-online", "window": 1.0, "step": 0.5}]}
     n_tasks = 2 * 2 * args.subjects

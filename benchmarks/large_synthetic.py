@@ -49,7 +49,7 @@ def main() -> None:
 
     channels = mne.channels.make_standard_montage("biosemi64").ch_names
     params = {"n_subjects": args.subjects, "n_sessions": 1, "n_runs": 2, "n_trials": 55, "sfreq": 160.0,
-              "channels": channels, "seed": 1}
+              "channels": channels, "random_state": 1}
     n_times = 0
     from neurodecode.datasets import SyntheticMI
 
@@ -62,7 +62,7 @@ def main() -> None:
     config = {"name": "large-synthetic", "datasets": [{"name": "SyntheticMI", "params": params}],
               "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}},
               "recipe": [{"notch": {"freqs": [50.0]}}, {"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}],
-              "pipelines": ["TS+LR"], "evaluations": ["within-session"], "seed": 0,
+              "pipelines": ["TS+LR"], "evaluations": ["within-session"], "random_state": 0,
               "output": str(work / "results")}
     t0 = time.perf_counter()
     with PeakRSS() as peak:

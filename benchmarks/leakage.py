@@ -33,7 +33,7 @@ WINDOW, OVERLAP, SEED = 1.0, 75, 42  # 1 s windows every 0.25 s
 N_SHUFFLES = 5
 
 
-def shuffled(dataset, seed: int):
+def shuffled(dataset, random_state: int):
     """The same dataset with the task labels of its trials permuted within each run."""
     import mne
 
@@ -43,7 +43,7 @@ def shuffled(dataset, seed: int):
     class Shuffled(type(dataset)):
         def _get_single_subject_data(self, subject):
             out = super()._get_single_subject_data(subject)
-            rng = np.random.default_rng(seed + int(subject))
+            rng = np.random.default_rng(random_state + int(subject))
             for runs in out.values():
                 for raw in runs.values():
                     _permute(raw, task, names, rng)
@@ -164,7 +164,7 @@ def main() -> None:
     physionet = get_dataset("PhysionetMI", imagined=True, executed=False)
     physionet.subject_list = [1]
     datasets = [(physionet, 1), (SyntheticMI(n_subjects=1, n_sessions=1, n_runs=3, n_trials=20, sfreq=160,
-                                             snr=0.5, seed=3), 1)]
+                                             snr=0.5, random_state=3), 1)]
     rows = []
     for dataset, subject in datasets:
         variants = [("true", dataset)] + [(f"shuffled by trial #{k}", shuffled(dataset, SEED + 100 * k))

@@ -1,7 +1,7 @@
 """Offline within-session scores of a benchmark run against MOABB's own ``WithinSessionEvaluation``.
 
 Anchor: MOABB's ``WithinSessionEvaluation.process()`` with the same
-paradigm, pipelines, subjects and seed, run here on all subjects at once.
+paradigm, pipelines, subjects and random_state, run here on all subjects at once.
 The benchmark runs the same public ``process()`` one subject per task.
 Printed: both wall times and their ratio, the largest score difference, and
 whether the scores are bit-equal.
@@ -49,7 +49,7 @@ def main(config: str, folder: str) -> None:
     for group, extra in moabb_groups(pipelines):  # frequency-named SSVEP pipelines need mne_labels
         with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ev = WithinSessionEvaluation(paradigm=paradigm, datasets=[dataset], random_state=cfg.seed,
+            ev = WithinSessionEvaluation(paradigm=paradigm, datasets=[dataset], random_state=cfg.random_state,
                                          hdf5_path=tmp, overwrite=True, **extra)
             t0 = time.perf_counter()
             stored.append(ev.process(group))

@@ -36,7 +36,7 @@ import numpy as np
 
 STEP, WINDOW = 0.1, 1.0
 CONFIG = {"name": "latency", "datasets": [{"name": "PhysionetMI", "subjects": [1]}],
-          "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}}, "seed": 0,
+          "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}}, "random_state": 0,
           "pipelines": ["TS+LR", {"name": "ShallowConvNet", "params": {"max_epochs": 20, "valid_size": 0}}],
           "evaluations": [{"type": "pseudo-online", "window": WINDOW, "step": STEP, "rest": ["rest"]}]}
 

@@ -43,7 +43,7 @@ def _dataset(name: str, n_subjects: int):
 
     channels = mne.channels.make_standard_montage("biosemi64").ch_names  # a 64-channel cap
     ds = SyntheticMI(n_subjects=n_subjects, n_sessions=1, n_runs=1, n_trials=LARGE_TRIALS,
-                     channels=channels[:LARGE_CHANNELS], sfreq=LARGE_SFREQ, seed=1)
+                     channels=channels[:LARGE_CHANNELS], sfreq=LARGE_SFREQ, random_state=1)
     return ds, list(range(1, n_subjects + 1)), ["left_hand", "right_hand"], "LeftRightImagery"
 
 

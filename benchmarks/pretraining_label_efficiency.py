@@ -62,7 +62,7 @@ def pretrain_both(epochs: int, out: Path, reuse: bool = False) -> dict:
         t0 = time.perf_counter()
         result = pretrain({"name": f"label-efficiency-{control}", "datasets": PRETRAIN_SETS,
                            "recipe": RECIPE, "sfreq": SFREQ, "window": 2.0, "step": 2.0,
-                           "model": MODEL, "training": {"epochs": epochs, "seed": 42}, "control": control,
+                           "model": MODEL, "training": {"epochs": epochs, "random_state": 42}, "control": control,
                            "output": str(folder)})
         folders[control] = result.folder
         print(f"pretraining ({control}): {sum(result.windows.values())} windows {result.windows}, loss "
@@ -116,7 +116,7 @@ def score_models(epochs, labels, folders: dict, shots: list[int], max_epochs: in
                               ("control", {"pretrained": str(folders["shuffled-time"])})):
             t0 = time.perf_counter()
             clf = get_pipeline("SensorTransformer", max_epochs=max_epochs, valid_size=None, lr=5e-4,
-                               batch_size=32, seed=0, **params)
+                               batch_size=32, random_state=0, **params)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 clf.fit(epochs[train], labels[train])

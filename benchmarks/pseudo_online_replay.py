@@ -43,16 +43,17 @@ def main() -> None:
 
     from neurodecode.datasets import SyntheticMI
     from neurodecode.evaluation import PseudoOnlineEvaluation, replay
-    from neurodecode.evaluation.stream import window_starts, windows_at
+    from neurodecode.evaluation.stream import window_starts
     from neurodecode.models import get_pipeline
     from neurodecode.preprocessing import PreprocessedDataset
+    from neurodecode.windows.grid import windows_at
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     channels = mne.channels.make_standard_montage("biosemi64").ch_names
     # 56 trials per class: the replayed run lasts a little over 10 minutes
     ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=56, channels=channels,
-                     sfreq=SFREQ, snr=2, seed=0)
+                     sfreq=SFREQ, snr=2, random_state=0)
     with tempfile.TemporaryDirectory() as tmp:
         ev = PseudoOnlineEvaluation(LeftRightImagery(fmin=8, fmax=30), [ds], window=WINDOW, step=STEP,
                                     hdf5_path=tmp, cache=False, random_state=0)
@@ -75,7 +76,7 @@ def main() -> None:
               f"(real-time factor {causal_s / raw.times[-1]:.4f})")
         models = {"TS+LR": get_pipeline("TS+LR"),
                   "ShallowConvNet": get_pipeline("ShallowConvNet", max_epochs=5, valid_size=0)}
-        windows = windows_at(test, starts, n_len)
+        windows = windows_at(test.data, starts, n_len)
         for name, pipeline in models.items():
             est = ev.prepare(pipeline, SFREQ).fit(X, y)
             decisions = replay(est, test, n_len, n_step, n_timed=None)

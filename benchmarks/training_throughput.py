@@ -22,8 +22,8 @@ import warnings
 import numpy as np
 
 
-def _data(n: int, chans: int, times: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
+def _data(n: int, chans: int, times: int, random_state: int = 0):
+    rng = np.random.default_rng(random_state)
     y = np.repeat([0, 1], n // 2)
     X = rng.normal(size=(n, chans, times)).astype(np.float32)
     X[y == 1, : chans // 2] *= 1.3  # a variance difference the network can learn
@@ -49,7 +49,7 @@ def _ours(args, X, y, valid):
 
     clf = DeepClassifier(args.model, max_epochs=args.epochs, batch_size=args.batch, lr=1e-3,
                          valid_size=0.2 if valid else 0, patience=args.epochs + 1, device=args.device,
-                         seed=0, sfreq=250.0)
+                         random_state=0, sfreq=250.0)
     return clf.fit(X, y), clf.predict
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     X, y = _data(args.windows, args.chans, args.times)
-    Xte, yte = _data(512, args.chans, args.times, seed=1)
+    Xte, yte = _data(512, args.chans, args.times, random_state=1)
     print(f"{args.model}, {args.windows} windows x {args.chans} ch x {args.times} samples, "
           f"{args.epochs} epochs, batch {args.batch}, {args.device}")
     for setting, valid in [("bare", False), ("full", True)]:

@@ -33,14 +33,14 @@ def _cmd_demo(args) -> int:
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
 
-    from .config import apply
+    from .config import get_config
     from .datasets import SyntheticMI
     from .moabb_api import evaluation_class, make_paradigm
 
-    cfg = apply()
-    dataset = SyntheticMI(n_subjects=args.subjects, n_sessions=1, snr=args.snr, seed=args.seed)
+    cfg = get_config()
+    dataset = SyntheticMI(n_subjects=args.subjects, n_sessions=1, snr=args.snr, random_state=args.random_state)
     evaluation = evaluation_class("within-session")(
-        paradigm=make_paradigm("LeftRightImagery"), datasets=[dataset], overwrite=True, random_state=args.seed,
+        paradigm=make_paradigm("LeftRightImagery"), datasets=[dataset], overwrite=True, random_state=args.random_state,
         hdf5_path=str(cfg.results_dir / "demo"),
     )
     with warnings.catch_warnings():
@@ -86,13 +86,13 @@ def _human_bytes(n: int) -> str:
 def _cmd_audit(args) -> int:
     from pathlib import Path
 
-    from .config import apply
+    from .config import get_config
     from .datasets import available_subjects, get_dataset
     from .errors import ConfigError
     from .preprocessing.audit import audit_dataset
     from .utils import atomic_write
 
-    cfg = apply()
+    cfg = get_config()
     if not args.anomaly and (args.sliding or args.recipe or args.folds != 5 or args.epochs != 30):
         raise ConfigError("--sliding, --recipe, --folds and --epochs set the anomaly audit; add --anomaly")
     dataset = get_dataset(args.dataset)
@@ -149,7 +149,7 @@ def _anomaly_audit(args, dataset, subjects, cfg) -> int:
     out = Path(args.out) if args.out else cfg.results_dir / "audit" / f"{dataset.code}-anomaly"
     recipe = Recipe.from_yaml(args.recipe) if args.recipe else Recipe([{"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}])
     audit = anomaly_audit(dataset, subjects, recipe=recipe, sliding=sliding, folds=args.folds,
-                          vae_params={"epochs": args.epochs}, random_state=args.seed, top=args.top)
+                          vae_params={"epochs": args.epochs}, random_state=args.random_state, top=args.top)
     try:
         paths = save_audit(audit, out)
     except OSError as exc:
@@ -316,7 +316,7 @@ def _cmd_train_denoiser(args) -> int:
             raise ConfigError(f"--{what} {path}: not a readable .npy array ({exc})") from None
     _log_lines("neurodecode.denoise", args.quiet)
     result = train_denoiser(arrays["clean"], arrays["artifacts"], artifact=args.artifact, sfreq=args.sfreq,
-                            causal=args.causal, epochs=args.epochs, random_state=args.seed,
+                            causal=args.causal, epochs=args.epochs, random_state=args.random_state,
                             trained_on=f"neurodecode train-denoiser on {args.clean} + {args.artifacts}",
                             verbose=not args.quiet)
     path = result.denoiser.save(args.output)
@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="CSP+LDA on synthetic motor imagery (no files, no network)")
     p.add_argument("--subjects", type=int, default=2)
     p.add_argument("--snr", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--random-state", type=int, default=42)
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("cache", help="show or clear the cache of preprocessed runs")
     p.add_argument("action", choices=["info", "clear"])
@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="with --anomaly: cross-fitting folds (default 5)")
     p.add_argument("--epochs", type=int, default=30, help="with --anomaly: VAE training epochs (default 30)")
     p.add_argument("--top", type=int, default=10, help="with --anomaly: trials drawn in the report (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="with --anomaly: random seed (default 0)")
+    p.add_argument("--random-state", type=int, default=0, help="with --anomaly: the seed (default 0)")
     p.set_defaults(func=_cmd_audit)
     p = sub.add_parser("benchmark", help="run a benchmark YAML to leaderboard CSVs and a report")
     p.add_argument("config", help="benchmark definition (.yml)")
@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sfreq", required=True, type=float, help="sampling rate of the segments (Hz)")
     p.add_argument("--causal", action="store_true", help="use past samples only (for pseudo-online and online)")
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--output", required=True, help="denoiser file to write (.safetensors)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(func=_cmd_train_denoiser)
@@ -467,11 +467,13 @@ def main(argv: list[str] | None = None) -> int:
 
         mne.set_log_level("ERROR")
         logging.getLogger("moabb").setLevel(logging.ERROR)
+    from .config import exported
     from .environment import diagnose
     from .errors import NeurodecodeError
 
     try:
-        return args.func(args)
+        with exported():  # MNE and MOABB read the data root and provider from the environment
+            return args.func(args)
     except NeurodecodeError as exc:
         print(f"neurodecode: error: {exc}", file=sys.stderr)
         return 2

@@ -16,17 +16,21 @@ project home
     ``NEURODECODE_HOME``, else ``~/.neurodecode``. Caches and results live
     here, never inside the data root, which may be read-only.
 
-:func:`apply` hands these to MNE and MOABB through the environment variables
-they read (``MNE_DATA``, ``MOABB_DOWNLOAD_PROVIDER``, ``MOABB_RESULTS``), so
-users never set them by hand.
+:func:`exported` hands these to MNE and MOABB through the environment variables
+they read (``MNE_DATA``, ``MOABB_DOWNLOAD_PROVIDER``, ``MOABB_RESULTS``) for as
+long as neurodecode loads data or builds a MOABB evaluation, so users never set
+them by hand and the caller's environment is left as it was.
 """
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Config", "get_config", "apply"]
+__all__ = ["Config", "get_config", "exported"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _PROVIDERS = ("auto", "nemar", "upstream")
@@ -97,19 +101,64 @@ def get_config() -> Config:
     )
 
 
-def apply() -> Config:
-    """Resolve the settings and export them to MNE and MOABB.
+# MNE and MOABB read these from os.environ, which every thread shares: the first
+# block to enter sets them and the last to leave restores them.
+_EXPORT_LOCK = threading.Lock()
+_EXPORT_DEPTH = 0
+_SAVED: dict[str, str | None] = {}
 
-    ``MOABB_RESULTS`` is only set when the user has not set it, so that MOABB
-    never writes its results store inside the data root.
 
-    Returns
-    -------
+@contextmanager
+def exported(config: Config | None = None) -> Iterator[Config]:
+    """Export the settings to MNE and MOABB for the duration of the block.
+
+    ``MNE_DATA`` and ``MOABB_DOWNLOAD_PROVIDER`` are set from the settings;
+    ``MOABB_RESULTS`` only when the user has not set it, so that MOABB never
+    writes its results store inside the data root. On leaving the outermost
+    block every variable is restored, or removed if it was not set.
+
+    Parameters
+    ----------
+    config : Config | None
+        The settings to export; by default :func:`get_config`.
+
+    Yields
+    ------
     config : Config
-        The settings that were applied.
+        The settings that were exported.
+
+    Examples
+    --------
+    >>> import os
+    >>> from neurodecode.config import exported, get_config
+    >>> before = os.environ.get("MOABB_DOWNLOAD_PROVIDER")
+    >>> with exported() as cfg:
+    ...     os.environ["MOABB_DOWNLOAD_PROVIDER"] == cfg.download_provider
+    True
+    >>> os.environ.get("MOABB_DOWNLOAD_PROVIDER") == before
+    True
     """
-    cfg = get_config()
-    os.environ["MNE_DATA"] = str(cfg.data_root)
-    os.environ["MOABB_DOWNLOAD_PROVIDER"] = cfg.download_provider
-    os.environ.setdefault("MOABB_RESULTS", str(cfg.results_dir / "moabb"))
-    return cfg
+    global _EXPORT_DEPTH
+    cfg = config or get_config()
+    with _EXPORT_LOCK:
+        if _EXPORT_DEPTH == 0:
+            wanted = {
+                "MNE_DATA": str(cfg.data_root),
+                "MOABB_DOWNLOAD_PROVIDER": cfg.download_provider,
+                "MOABB_RESULTS": os.environ.get("MOABB_RESULTS", str(cfg.results_dir / "moabb")),
+            }
+            _SAVED.update({key: os.environ.get(key) for key in wanted})
+            os.environ.update(wanted)
+        _EXPORT_DEPTH += 1
+    try:
+        yield cfg
+    finally:
+        with _EXPORT_LOCK:
+            _EXPORT_DEPTH -= 1
+            if _EXPORT_DEPTH == 0:
+                for key, value in _SAVED.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+                _SAVED.clear()

@@ -170,7 +170,7 @@ def declared_trial_duration(dataset) -> float | None:
     return _metadata(dataset, "experiment", "trial_duration")
 
 
-def offline_rows(split, paradigm, dataset, pipelines: dict, *, seed: int, subject=None,
+def offline_rows(split, paradigm, dataset, pipelines: dict, *, random_state: int, subject=None,
                  extra_scores: dict | None = None, **settings) -> list[dict]:
     """MOABB's offline evaluation of ``pipelines`` through its public ``process()``.
 
@@ -183,7 +183,7 @@ def offline_rows(split, paradigm, dataset, pipelines: dict, *, seed: int, subjec
         only the subjects to score.
     pipelines : dict
         ``{name: estimator}``.
-    seed : int
+    random_state : int
         ``random_state`` of the evaluation.
     subject : int | None
         Cross-subject only: score just this held-out subject, training on all
@@ -218,7 +218,7 @@ def offline_rows(split, paradigm, dataset, pipelines: dict, *, seed: int, subjec
         paradigm = copy.copy(paradigm)
         paradigm.scorer = {"score": own, **extra_scores}  # MOABB: the first metric is `score`
     with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
-        ev = cls(paradigm=paradigm, datasets=[dataset], random_state=seed, hdf5_path=scratch, n_jobs=1,
+        ev = cls(paradigm=paradigm, datasets=[dataset], random_state=random_state, hdf5_path=scratch, n_jobs=1,
                  overwrite=True, error_score="raise", **settings)
         table = ev.process(pipelines)
     if subject is not None:

@@ -103,6 +103,10 @@ def close_matches(name: str, choices: Iterable[str], n: int = 5) -> list[str]:
     return (close + lowered)[:n]
 
 
+#: names that neurodecode once used, and what they are called now
+RENAMED = {"seed": "random_state"}
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """``"did you mean A, B?"``, or the full list when nothing is close.
 
@@ -110,8 +114,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     --------
     >>> did_you_mean("TS+RL", ["TS+LR", "MDM", "CSP+LDA"])
     'did you mean TS+LR, CSP+LDA?'
+    >>> did_you_mean("seed", ["n_trials", "random_state"])
+    'did you mean random_state? (seed was renamed random_state, as in scikit-learn)'
     """
     choices = sorted({str(c) for c in choices})
+    if RENAMED.get(name) in choices:
+        return f"did you mean {RENAMED[name]}? ({name} was renamed {RENAMED[name]}, as in scikit-learn)"
     close = close_matches(name, choices)
     if close:
         return f"did you mean {', '.join(close)}?"

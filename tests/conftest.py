@@ -33,6 +33,15 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture
+def exported_settings():
+    """The data root and provider exported, as neurodecode does around its own loads, for tests driving MOABB."""
+    from neurodecode.config import exported
+
+    with exported() as cfg:
+        yield cfg
+
+
 def pytest_collection_modifyitems(config, items):
     """A test on the real recordings is slow: reading and preprocessing them takes seconds."""
     for item in items:

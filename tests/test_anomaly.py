@@ -22,9 +22,9 @@ from neurodecode.windows.corruptions import CORRUPTIONS, corrupt
 pytestmark = pytest.mark.slow
 
 
-def _windows(n_trials=120, n_chans=6, n_times=192, sfreq=128.0, n_runs=4, seed=0) -> Windows:
+def _windows(n_trials=120, n_chans=6, n_times=192, sfreq=128.0, n_runs=4, random_state=0) -> Windows:
     """Trials of a fixed spatial mixture of smooth sources (like EEG: correlated channels)."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     mixing = rng.normal(size=(n_chans, 3))
     kernel = np.hanning(9) / np.hanning(9).sum()
     src = np.apply_along_axis(lambda s: np.convolve(s, kernel, "same"), -1, rng.normal(size=(n_trials, 3, n_times)))
@@ -99,7 +99,7 @@ def test_cross_fit_groupings():
 
 
 def test_conformal_flags_match_their_nominal_rate_on_clean_trials():
-    w = _windows(n_trials=600, n_runs=4, seed=1)
+    w = _windows(n_trials=600, n_runs=4, random_state=1)
     audit = score_windows(w, folds=5, group_by="block", detectors=("potato", "ptp"), alpha=0.05)
     for det in ("potato", "ptp"):
         assert 0.02 <= audit.table[f"{det}_flag"].mean() <= 0.09, det
@@ -108,7 +108,7 @@ def test_conformal_flags_match_their_nominal_rate_on_clean_trials():
 
 
 def test_vae_finds_planted_corruptions_and_beats_its_untrained_encoder():
-    w = _windows(n_trials=160, seed=2)
+    w = _windows(n_trials=160, random_state=2)
     rows = np.arange(0, 160, 8)
     truth = np.zeros(160, dtype=bool)
     truth[rows] = True
@@ -144,7 +144,7 @@ def test_vae_is_a_scikit_learn_estimator():
     again = pickle.loads(pickle.dumps(fitted))
     assert np.array_equal(again.anomaly_score(w.X), scores)
     refit = clone(vae).fit(w.X)
-    assert np.allclose(refit.anomaly_score(w.X), scores, rtol=1e-5)  # same seed, same model
+    assert np.allclose(refit.anomaly_score(w.X), scores, rtol=1e-5)  # same random_state, same model
     assert np.array_equal(fitted.score_samples(w.X), -scores)
 
 

@@ -24,13 +24,13 @@ from neurodecode.errors import ConfigError, UnknownNameError
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "seed": 0}
+SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "random_state": 0}
 PARADIGM = {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30, "resample": 128}}
 
 
 def _config(tmp_path, **changes) -> dict:
     cfg = {"name": "small", "datasets": [{"name": "SyntheticMI", "params": SYNTH}], "paradigm": PARADIGM,
-           "pipelines": ["CSP+LDA", "TS+LR"], "evaluations": ["within-session"], "seed": 7,
+           "pipelines": ["CSP+LDA", "TS+LR"], "evaluations": ["within-session"], "random_state": 7,
            "output": str(tmp_path / "out")}
     cfg.update(changes)
     return cfg
@@ -246,6 +246,8 @@ def test_bad_yaml_names_file_and_line(tmp_path, capsys):
     ({"pipelnes": ["CSP+LDA"]}, "did you mean pipelines"),
     ({"evaluations": [{"type": "pseudo-online", "windw": 1}]}, "did you mean window"),
     ({"evaluations": [{"type": "pseudo-online", "step": 0}]}, "step must be a positive number of seconds"),
+    ({"seed": 1}, "unknown key in benchmark: 'seed': did you mean random_state\\? \\(seed was renamed"),
+    ({"datasets": [{"name": "SyntheticMI", "params": {"seed": 1}}]}, "'seed': did you mean random_state"),
 ])
 def test_unknown_names_list_close_matches(tmp_path, change, message):
     with pytest.raises((UnknownNameError, ConfigError), match=message.replace("+", r"\+")):
@@ -270,14 +272,14 @@ def test_cross_subject_one_held_out_subject_equals_moabb_process():
     from neurodecode.moabb_api import make_paradigm, offline_rows
     from neurodecode.models import get_pipeline
 
-    kw = {"n_subjects": 3, "n_sessions": 1, "snr": 0.3, "sfreq": 128, "seed": 1}
+    kw = {"n_subjects": 3, "n_sessions": 1, "snr": 0.3, "sfreq": 128, "random_state": 1}
     paradigm = make_paradigm("LeftRightImagery")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         full = offline_rows("cross-subject", paradigm, get_dataset("SyntheticMI", **kw),
-                            {"CSP+LDA": get_pipeline("CSP+LDA")}, seed=3)
+                            {"CSP+LDA": get_pipeline("CSP+LDA")}, random_state=3)
         one = offline_rows("cross-subject", paradigm, get_dataset("SyntheticMI", **kw),
-                           {"CSP+LDA": get_pipeline("CSP+LDA")}, seed=3, subject=2)
+                           {"CSP+LDA": get_pipeline("CSP+LDA")}, random_state=3, subject=2)
     assert [r["subject"] for r in one] == ["2"]
     [same] = [r for r in full if r["subject"] == "2"]
     assert one[0]["score"] == same["score"] and len({r["score"] for r in full}) == 3
@@ -294,12 +296,12 @@ def test_offline_nmcc_is_the_mean_fold_nmcc_on_moabbs_own_folds():
     from neurodecode.moabb_api import make_paradigm, offline_rows
     from neurodecode.models import get_pipeline
 
-    kw = {"n_subjects": 1, "n_sessions": 1, "snr": 0.4, "sfreq": 128, "seed": 2}
+    kw = {"n_subjects": 1, "n_sessions": 1, "snr": 0.4, "sfreq": 128, "random_state": 2}
     paradigm = make_paradigm("LeftRightImagery")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         [row] = offline_rows("within-session", paradigm, get_dataset("SyntheticMI", **kw),
-                             {"CSP+LDA": get_pipeline("CSP+LDA")}, seed=5,
+                             {"CSP+LDA": get_pipeline("CSP+LDA")}, random_state=5,
                              extra_scores={"nmcc": make_scorer(nmcc)})
         X, y, meta = paradigm.get_data(get_dataset("SyntheticMI", **kw), [1])
     folds = WithinSessionSplitter(n_folds=5, shuffle=True, random_state=5).split(y, meta)
@@ -460,7 +462,7 @@ def test_external_dask_scheduler_and_workers_with_a_kill(tmp_path):
 def test_repeated_kills_leave_the_store_of_a_clean_run():
     """benchmarks/kill_at_scale.py, small: 3 SIGKILLs of driver and workers at random moments."""
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kill_at_scale.py"), "--subjects", "5",
-                           "--kills", "3", "--seed", "1"], capture_output=True, text=True, timeout=900)
+                           "--kills", "3", "--random-state", "1"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("kill ") == 3
     assert "lost tasks 0, duplicated rows 0, tasks stored complete twice 0, scores bit-identical: True" \

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from neurodecode.config import apply, get_config
+from neurodecode.config import exported, get_config
 from neurodecode.errors import ConfigError
 
 
@@ -36,17 +36,68 @@ def test_provider_defaults_to_upstream_and_rejects_unknown(monkeypatch):
         get_config()
 
 
-def test_apply_exports_to_mne_and_moabb(monkeypatch, tmp_path):
-    monkeypatch.setenv("NEURODECODE_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("NEURODECODE_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MOABB_RESULTS")
-    monkeypatch.delenv("MOABB_DOWNLOAD_PROVIDER")
-    apply()
+def test_exported_settings_reach_mne_and_moabb_then_leave(monkeypatch, tmp_path):
     import os
+    import threading
 
     import mne
     from moabb.utils import get_download_provider
 
-    assert mne.get_config("MNE_DATA") == str(tmp_path / "data")
-    assert get_download_provider() == "upstream"
-    assert Path(os.environ["MOABB_RESULTS"]) == tmp_path / "home" / "results" / "moabb"
+    monkeypatch.setenv("NEURODECODE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("NEURODECODE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MNE_DATA", "/the/callers/own")
+    monkeypatch.delenv("MOABB_RESULTS")
+    monkeypatch.delenv("MOABB_DOWNLOAD_PROVIDER")
+    with exported():
+        assert mne.get_config("MNE_DATA") == str(tmp_path / "data")
+        assert get_download_provider() == "upstream"
+        assert Path(os.environ["MOABB_RESULTS"]) == tmp_path / "home" / "results" / "moabb"
+        with exported():  # nested: the outermost block owns the environment
+            pass
+        assert os.environ["MNE_DATA"] == str(tmp_path / "data")
+    assert os.environ["MNE_DATA"] == "/the/callers/own"
+    # a thread still loading keeps the settings exported after another thread's block ends
+    inside, leave = threading.Event(), threading.Event()
+
+    def load():
+        with exported():
+            inside.set()
+            leave.wait(10)
+
+    worker = threading.Thread(target=load)
+    with exported():
+        worker.start()
+        inside.wait(10)
+    assert os.environ["MNE_DATA"] == str(tmp_path / "data")
+    leave.set()
+    worker.join(10)
+    assert os.environ["MNE_DATA"] == "/the/callers/own"
+
+
+def test_exported_restores_the_callers_environment(monkeypatch, tmp_path):
+    import os
+
+    monkeypatch.setenv("NEURODECODE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MNE_DATA", "/the/callers/own")
+    monkeypatch.setenv("MOABB_RESULTS", "/the/callers/results")
+    monkeypatch.delenv("MOABB_DOWNLOAD_PROVIDER")
+    with exported():
+        assert os.environ["MOABB_RESULTS"] == "/the/callers/results"  # never overridden
+        assert os.environ["MOABB_DOWNLOAD_PROVIDER"] == "upstream"
+    assert os.environ["MNE_DATA"] == "/the/callers/own"
+    assert "MOABB_DOWNLOAD_PROVIDER" not in os.environ
+    with pytest.raises(RuntimeError), exported():
+        raise RuntimeError("a failed load still restores")
+    assert os.environ["MNE_DATA"] == "/the/callers/own"
+
+
+def test_loading_a_dataset_leaves_the_environment_alone(monkeypatch):
+    import os
+
+    from neurodecode.datasets import get_dataset
+
+    monkeypatch.delenv("MNE_DATA", raising=False)
+    before = dict(os.environ)
+    dataset = get_dataset("SyntheticMI", n_subjects=1)
+    dataset.get_data([1])
+    assert dict(os.environ) == before

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.slow
 #: two caps and two rates, as BNCI2014-001 (22 ch, 250 Hz) and PhysionetMI (64 ch, 160 Hz) record;
 #: the imagery sources move by 1.5 cm between people, so calibration has something to fix
 COMMON = {"n_sessions": 1, "n_runs": 2, "snr": 0.8, "spatial_jitter": 0.015}
-CAP_A = {"montage": "bnci2014_001", "sfreq": 250, "n_subjects": 4, "n_trials": 20, "seed": 11,
+CAP_A = {"montage": "bnci2014_001", "sfreq": 250, "n_subjects": 4, "n_trials": 20, "random_state": 11,
          "code": "SyntheticMI-22ch", **COMMON}
-CAP_B = {"montage": "physionetmi", "sfreq": 160, "n_subjects": 4, "n_trials": 25, "seed": 12,
+CAP_B = {"montage": "physionetmi", "sfreq": 160, "n_subjects": 4, "n_trials": 25, "random_state": 12,
          "code": "SyntheticMI-64ch", **COMMON}
 SHOTS = [0, 5, 10, 20]
 
@@ -39,12 +39,12 @@ def _evaluation(**kwargs):
 class ShuffledLabels(ClassifierMixin, BaseEstimator):
     """A control: the estimator fitted on permuted labels."""
 
-    def __init__(self, estimator=None, seed=0):
+    def __init__(self, estimator=None, random_state=0):
         self.estimator = estimator
-        self.seed = seed
+        self.random_state = random_state
 
     def fit(self, X, y):
-        self.estimator_ = clone(self.estimator).fit(X, np.random.default_rng(self.seed).permutation(y))
+        self.estimator_ = clone(self.estimator).fit(X, np.random.default_rng(self.random_state).permutation(y))
         self.classes_ = self.estimator_.classes_
         return self
 
@@ -92,8 +92,8 @@ def test_synthetic_a_to_b_is_above_chance_at_zero_shots_and_rises_with_shots(cur
 def test_shuffled_source_labels_give_chance_at_zero_shots(curve):
     _, rows = curve
     ev = _evaluation(shots=[0])
-    shuffled = pd.concat([ev.evaluate({"shuffled": ShuffledLabels(get_pipeline("TS+LR"), seed)})
-                          for seed in range(3)])
+    shuffled = pd.concat([ev.evaluate({"shuffled": ShuffledLabels(get_pipeline("TS+LR"), random_state)})
+                          for random_state in range(3)])
     real = rows.loc[rows["shots"] == 0, "score"].mean()
     assert abs(shuffled["score"].mean() - 0.5) < 0.06, shuffled["score"].mean()
     assert real - shuffled["score"].mean() > 0.12
@@ -249,8 +249,8 @@ def test_benchmark_definition_errors(tmp_path):
             "datasets": [{"name": "SyntheticMI", "params": CAP_A}, {"name": "SyntheticMI", "params": CAP_B}]}
     with pytest.raises(UnknownNameError, match="unknown cross-dataset setting.*'shot'.*did you mean shots"):
         load_config({**base, "evaluations": [{"type": "cross-dataset", "shot": [5]}]})
-    same = {**base, "datasets": [{"name": "SyntheticMI", "params": {"seed": 1}},
-                                 {"name": "SyntheticMI", "params": {"seed": 2}}]}
+    same = {**base, "datasets": [{"name": "SyntheticMI", "params": {"random_state": 1}},
+                                 {"name": "SyntheticMI", "params": {"random_state": 2}}]}
     with pytest.raises(ConfigError, match=r"distinct dataset codes, and \['SyntheticMI'\] appear twice"):
         load_config({**same, "evaluations": ["cross-dataset"]})
     with pytest.raises(ConfigError, match=r"fmax=30 Hz is at or above the Nyquist frequency of the common rate "
@@ -264,7 +264,7 @@ def test_benchmark_definition_errors(tmp_path):
 def test_faster_flags_planted_bad_channels():
     from neurodecode.preprocessing import Recipe
 
-    dataset = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=1, n_trials=20, seed=3,
+    dataset = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=1, n_trials=20, random_state=3,
                           artifact_rates={"blink": 0, "emg": 0, "pop": 0})
     raw, _ = dataset.generate_run(1)
     raw.filter(1.0, None, verbose=False)

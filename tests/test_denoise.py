@@ -20,8 +20,8 @@ from neurodecode.preprocessing.streaming import StreamingRecipe
 pytestmark = pytest.mark.slow
 
 
-def _raw(n_ch=3, seconds=12.0, sfreq=256.0, seed=0):
-    rng = np.random.default_rng(seed)
+def _raw(n_ch=3, seconds=12.0, sfreq=256.0, random_state=0):
+    rng = np.random.default_rng(random_state)
     info = mne.create_info(["Fp1", "Cz", "Oz", "STI"][:n_ch] + ["STI"], sfreq, ["eeg"] * n_ch + ["stim"])
     data = np.vstack([rng.standard_normal((n_ch, int(seconds * sfreq))) * 1e-5, np.zeros((1, int(seconds * sfreq)))])
     return mne.io.RawArray(data, info, verbose=False)

@@ -25,9 +25,9 @@ pytestmark = pytest.mark.slow
 SFREQ = 128.0
 
 
-def _windows(labels, seed=0):
+def _windows(labels, random_state=0):
     """6-channel 2 s windows: each class a sine at its label's frequency (Hz) with its own spatial gain."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     t = np.arange(256) / SFREQ
     gains = {c: rng.normal(size=(6, 1)) for c in sorted(set(labels))}
     X = np.stack([rng.normal(size=(6, 256)) + (0 if c == "idle" else 2 * gains[c] * np.sin(2 * np.pi * float(c) * t))

@@ -30,7 +30,7 @@ from neurodecode.errors import ConfigError, UnknownNameError
 pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
-SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "seed": 0}
+SYNTH = {"n_subjects": 3, "n_sessions": 1, "n_runs": 2, "n_trials": 12, "sfreq": 128, "snr": 1.5, "random_state": 0}
 PARADIGM = {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30, "resample": 128}}
 
 
@@ -48,7 +48,7 @@ def clean_registry():
 
 def _config(tmp_path, **changes) -> dict:
     cfg = {"name": "plugins", "datasets": [{"name": "SyntheticMI", "params": SYNTH}], "paradigm": PARADIGM,
-           "pipelines": ["CSP+LDA", "TS+LR"], "evaluations": ["within-session"], "seed": 7,
+           "pipelines": ["CSP+LDA", "TS+LR"], "evaluations": ["within-session"], "random_state": 7,
            "output": str(tmp_path / "out")}
     cfg.update(changes)
     return cfg

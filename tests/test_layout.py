@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,10 +145,18 @@ def test_every_private_name_we_use_still_exists_and_only_the_boundary_uses_it():
         for part in attr.split("."):
             assert hasattr(obj, part), f"{module} no longer has {attr} (listed in neurodecode.private_api.PRIVATE)"
             obj = getattr(obj, part)
+    for target, attributes in private_api.PRIVATE_ATTRIBUTES.items():
+        module, _, attr = target.partition(":")
+        source = inspect.getsource(getattr(importlib.import_module(module), attr))
+        missing = [a for a in attributes if f"self.{a} =" not in source]
+        assert missing == [], f"{target} no longer sets {missing} (neurodecode.private_api.PRIVATE_ATTRIBUTES)"
     assert issubclass(private_api.lsl_lost_error(), Exception)
-    names = {t.rpartition(".")[2].rpartition(":")[2] for t in private_api.PRIVATE}  # _unlock, LostError
-    offenders = [(name, n) for name, path in MODULES.items() if name != "neurodecode.private_api"
-                 for n in names if n in path.read_text()]
+    names = {t.rpartition(".")[2].rpartition(":")[2] for t in private_api.PRIVATE}  # _unlock, LostError...
+    names |= {a for attributes in private_api.PRIVATE_ATTRIBUTES.values() for a in attributes}
+    assert {"_unlock", "LostError", "_stream", "_version", "_outlet"} <= names
+    uses = re.compile("|".join(rf"\.{n}\b" if n.startswith("_") else rf"\b{n}\b" for n in sorted(names)))
+    offenders = [(name, uses.findall(path.read_text())) for name, path in MODULES.items()
+                 if name != "neurodecode.private_api" and uses.search(path.read_text())]
     assert offenders == []
 
 

@@ -37,7 +37,7 @@ def test_synthetic_meg_has_real_neuromag_geometry_and_the_usual_truth():
     # field strengths of real MEG: ~100 fT on magnetometers, ~1-10 pT/m on gradiometers
     assert 1e-14 < np.std(raw.get_data(picks="mag")) < 1e-11
     assert 1e-13 < np.std(raw.get_data(picks="grad")) < 1e-10
-    assert np.array_equal(ds.generate_run(1)[0].get_data(), raw.get_data())  # same seed, same data
+    assert np.array_equal(ds.generate_run(1)[0].get_data(), raw.get_data())  # same random_state, same data
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from neurodecode.config import apply
 from neurodecode.datasets import SyntheticMI, SyntheticSSVEP
 from neurodecode.errors import ConfigError, UnknownNameError
 from neurodecode.models import (
@@ -33,7 +32,7 @@ RECIPE = [{"bandpass": {"l_freq": 4.0, "h_freq": 38.0}}, {"resample": {"sfreq": 
 def mi_windows():
     """High-SNR synthetic motor imagery: session 0 trains, session 1 tests (40 trials per class each)."""
     ds = SyntheticMI(n_subjects=1, n_sessions=2, n_runs=1, n_trials=40, snr=3.0, channels=MOTOR,
-                     artifact_rates=QUIET, seed=1)
+                     artifact_rates=QUIET, random_state=1)
     w = trial_windows(ds, recipe=RECIPE, tmin=0.5, tmax=2.5, cache=False)
     train = (w.metadata["session"] == "0").to_numpy()
     return w, train
@@ -50,8 +49,8 @@ def test_classical_mi_pipelines_decode_high_snr_imagery(mi_windows, name):
 def test_shuffled_labels_give_chance(mi_windows):
     w, train = mi_windows
     scores = []
-    for seed in range(5):
-        y = np.random.default_rng(seed).permutation(w.y[train])
+    for random_state in range(5):
+        y = np.random.default_rng(random_state).permutation(w.y[train])
         clf = get_pipeline("TS+LR").fit(w.X[train], y)
         scores.append(np.mean(clf.predict(w.X[~train]) == w.y[~train]))
     assert abs(np.mean(scores) - 0.5) <= 0.1, scores
@@ -59,7 +58,7 @@ def test_shuffled_labels_give_chance(mi_windows):
 
 def test_ssvep_decoders_on_synthetic_ssvep():
     ds = SyntheticSSVEP(n_subjects=1, n_sessions=2, n_runs=1, n_trials=10, snr=3.0,
-                        channels="PO3 POz PO4 O1 Oz O2 Pz Cz".split(), artifact_rates=QUIET, seed=3)
+                        channels="PO3 POz PO4 O1 Oz O2 Pz Cz".split(), artifact_rates=QUIET, random_state=3)
     w = trial_windows(ds, recipe=[{"bandpass": {"l_freq": 5.0, "h_freq": 45.0}}], tmin=0.0, tmax=2.0,
                       cache=False)
     train = (w.metadata["session"] == "0").to_numpy()
@@ -97,12 +96,11 @@ def test_cca_refuses_rest_and_encoded_labels():
         CCA().fit(X, ["13", "17", "13", "17"])
 
 
-def test_physionet_within_session_csp_lda_and_ts_lr(shared_data, tmp_path):
+def test_physionet_within_session_csp_lda_and_ts_lr(exported_settings, shared_data, tmp_path):
     from moabb.datasets import PhysionetMI
     from moabb.evaluations import WithinSessionEvaluation
     from moabb.paradigms import LeftRightImagery
 
-    apply()
     dataset = PhysionetMI(imagined=True, executed=False)
     dataset.subject_list = [1]
     evaluation = WithinSessionEvaluation(paradigm=LeftRightImagery(fmin=8, fmax=32), datasets=[dataset],
@@ -116,12 +114,11 @@ def test_physionet_within_session_csp_lda_and_ts_lr(shared_data, tmp_path):
     assert scores["TS+LR"] == pytest.approx(0.92, abs=0.02)
 
 
-def test_kalunga_best_ssvep_pipeline_reaches_070(shared_data, tmp_path):
+def test_kalunga_best_ssvep_pipeline_reaches_070(exported_settings, shared_data, tmp_path):
     from moabb.datasets import Kalunga2016
     from moabb.evaluations import WithinSessionEvaluation
     from moabb.paradigms import SSVEP
 
-    apply()
     dataset = Kalunga2016()
     dataset.subject_list = list(range(1, 10))
     evaluation = WithinSessionEvaluation(paradigm=SSVEP(fmin=3, fmax=45, n_classes=4), datasets=[dataset],

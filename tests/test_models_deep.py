@@ -6,7 +6,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from neurodecode.config import apply
 from neurodecode.datasets import SyntheticMI
 from neurodecode.errors import ConfigError, UnknownNameError
 from neurodecode.models import (
@@ -29,7 +28,7 @@ FAST = {"max_epochs": 60, "valid_size": 0, "lr": 3e-3}
 @pytest.fixture(scope="module")
 def mi_windows():
     ds = SyntheticMI(n_subjects=1, n_sessions=2, n_runs=1, n_trials=40, snr=3.0, channels=MOTOR,
-                     artifact_rates={"blink": 0, "emg": 0, "pop": 0}, seed=1)
+                     artifact_rates={"blink": 0, "emg": 0, "pop": 0}, random_state=1)
     w = trial_windows(ds, recipe=RECIPE, tmin=0.5, tmax=2.5, cache=False)
     return w, (w.metadata["session"] == "0").to_numpy()
 
@@ -42,8 +41,9 @@ def kalunga(shared_data):
     from moabb.datasets import Kalunga2016
     from moabb.paradigms import SSVEP
 
-    apply()
-    with warnings.catch_warnings():
+    from neurodecode.config import exported
+
+    with warnings.catch_warnings(), exported():
         warnings.simplefilter("ignore")
         X, y, meta = SSVEP(fmin=3, fmax=45, n_classes=4, resample=128).get_data(Kalunga2016(), list(range(1, 10)))
     return X.astype(np.float32), y, meta["subject"].to_numpy()
@@ -62,11 +62,11 @@ def test_networks_decode_high_snr_imagery(mi_windows, name):
 
 def test_same_seed_identical_predictions_and_clone(mi_windows):
     w, train = mi_windows
-    clf = DeepClassifier("EEGNet-8,2", max_epochs=3, seed=7, sfreq=w.sfreq)
+    clf = DeepClassifier("EEGNet-8,2", max_epochs=3, random_state=7, sfreq=w.sfreq)
     a = clone(clf).fit(w.X[train], w.y[train]).predict_proba(w.X[~train])
     b = make_pipeline(clone(clf)).fit(w.X[train], w.y[train]).predict_proba(w.X[~train])
     assert np.array_equal(a, b)
-    c = clone(clf).set_params(seed=8).fit(w.X[train], w.y[train]).predict_proba(w.X[~train])
+    c = clone(clf).set_params(random_state=8).fit(w.X[train], w.y[train]).predict_proba(w.X[~train])
     assert not np.array_equal(a, c)
 
 
@@ -165,7 +165,7 @@ def test_transfer_from_eight_kalunga_subjects_beats_ten_trials_alone(kalunga):
     X, y, subject = kalunga
     source = subject != 9
     template = get_pipeline("ShallowConvNet", sfreq=128.0, max_epochs=40, patience=10, lr=3e-3)
-    curve = transfer_curve(template, (X[source], y[source]), (X[~source], y[~source]), shots=[10],
+    curve = transfer_curve(template, (X[source], y[source]), (X[~source], y[~source]), n_per_class=[10],
                            repeats=3, finetune={"max_epochs": 20, "lr": 1e-3})
     assert list(curve["n_test"]) == [24, 24, 24]
     assert curve["finetuned"].mean() > curve["scratch"].mean() + 0.1, curve

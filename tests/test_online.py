@@ -19,14 +19,14 @@ from neurodecode.online import OnlineDecoder, play, read_decisions, report_onlin
 #: every test here trains a model, runs a benchmark or reads real recordings
 pytestmark = pytest.mark.slow
 
-SYNTH = {"n_subjects": 1, "n_sessions": 1, "n_runs": 2, "n_trials": 8, "sfreq": 128, "snr": 2.0, "seed": 3}
+SYNTH = {"n_subjects": 1, "n_sessions": 1, "n_runs": 2, "n_trials": 8, "sfreq": 128, "snr": 2.0, "random_state": 3}
 STEP = 0.25
 
 
 def _synthetic_config(tmp_path) -> dict:
     return {"name": "live", "datasets": [{"name": "SyntheticMI", "params": SYNTH}],
             "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}},
-            "pipelines": ["TS+LR"], "seed": 0, "output": str(tmp_path / "out"),
+            "pipelines": ["TS+LR"], "random_state": 0, "output": str(tmp_path / "out"),
             "evaluations": [{"type": "pseudo-online", "window": 1.0, "step": STEP,
                              "smoothing": {"method": "mean", "k": 3}}]}
 
@@ -123,7 +123,7 @@ def test_live_decisions_equal_the_pseudo_online_replay(shared_data, tmp_path):
     from neurodecode.preprocessing import Recipe
 
     cfg = {"name": "live-physionet", "datasets": [{"name": "PhysionetMI", "subjects": [1]}],
-           "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}}, "seed": 0,
+           "paradigm": {"name": "LeftRightImagery", "params": {"fmin": 8, "fmax": 30}}, "random_state": 0,
            "pipelines": ["TS+LR", {"name": "ShallowConvNet", "params": {"max_epochs": 3, "valid_size": 0}}],
            "evaluations": [{"type": "pseudo-online", "window": 1.0, "step": 0.1, "rest": ["rest"]}],
            "output": str(tmp_path / "out")}

@@ -10,7 +10,6 @@ from moabb.paradigms import LeftRightImagery
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
 
-from neurodecode.config import apply
 from neurodecode.datasets import SyntheticMI, SyntheticSSVEP
 from neurodecode.errors import ConfigError, InvalidDataError
 from neurodecode.evaluation import PseudoOnlineEvaluation, nmcc, replay, wolpaw_itr
@@ -95,7 +94,7 @@ def _evaluation(tmp_path, dataset, paradigm=None, **kw):
 def test_oracle_reaches_nmcc_1_with_half_window_latency(tmp_path, cls, paradigm):
     from moabb.paradigms import SSVEP
 
-    ds = cls(n_subjects=1, n_sessions=1, n_runs=2, n_trials=4, sfreq=SFREQ, seed=3)
+    ds = cls(n_subjects=1, n_sessions=1, n_runs=2, n_trials=4, sfreq=SFREQ, random_state=3)
     par = LeftRightImagery(fmin=None, fmax=None) if paradigm == "imagery" else \
         SSVEP(fmin=None, fmax=None, n_classes=3)
     ev = _evaluation(tmp_path, ds, par, guard=1.0, predictions_dir=tmp_path / "pred")
@@ -125,7 +124,7 @@ def test_oracle_reaches_nmcc_1_with_half_window_latency(tmp_path, cls, paradigm)
 
 
 def test_random_predictions_give_chance_nmcc(tmp_path):
-    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=6, sfreq=SFREQ, seed=4)
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=6, sfreq=SFREQ, random_state=4)
     res = _evaluation(tmp_path, ds).process(
         {"random": RandomGuess(),
          "always idle": DummyClassifier(strategy="constant", constant="idle")})
@@ -141,7 +140,7 @@ def test_random_predictions_give_chance_nmcc(tmp_path):
 
 
 def test_cross_subject_trains_on_the_other_subjects_only(tmp_path):
-    ds = SyntheticMI(n_subjects=3, n_sessions=1, n_runs=2, n_trials=4, sfreq=SFREQ, seed=9, snr=3,
+    ds = SyntheticMI(n_subjects=3, n_sessions=1, n_runs=2, n_trials=4, sfreq=SFREQ, random_state=9, snr=3,
                      channels=MOTOR)
     ev = _evaluation(tmp_path, ds, LeftRightImagery(fmin=8, fmax=30), split="cross-subject")
     folds = ev.folds(ds, 2)
@@ -155,7 +154,7 @@ def test_cross_subject_trains_on_the_other_subjects_only(tmp_path):
 def test_no_test_sample_in_any_training_window(tmp_path):
     # two runs per session (leave-one-run-out), then one run (chronological with a gap)
     for n_runs, expected_folds in ((2, 4), (1, 2)):
-        ds = SyntheticMI(n_subjects=1, n_sessions=2, n_runs=n_runs, n_trials=6, sfreq=SFREQ, seed=5)
+        ds = SyntheticMI(n_subjects=1, n_sessions=2, n_runs=n_runs, n_trials=6, sfreq=SFREQ, random_state=5)
         for split in ("within-session", "cross-session"):
             ev = _evaluation(tmp_path, ds, split=split)
             folds = ev.folds(ds, 1)
@@ -191,7 +190,7 @@ class PerturbedMI(SyntheticMI):
 
 
 def test_perturbing_the_future_leaves_past_decisions_unchanged(tmp_path):
-    kw = dict(n_subjects=1, n_sessions=1, n_runs=2, n_trials=6, sfreq=SFREQ, seed=6, snr=3)
+    kw = dict(n_subjects=1, n_sessions=1, n_runs=2, n_trials=6, sfreq=SFREQ, random_state=6, snr=3)
     after = 40.0
     paradigm = LeftRightImagery(fmin=8, fmax=30)  # its band-pass runs causally
     clean = _evaluation(tmp_path, SyntheticMI(**kw), paradigm, recipe=[{"notch": {"freqs": 50}}])
@@ -223,7 +222,7 @@ def test_perturbing_the_future_leaves_past_decisions_unchanged(tmp_path):
 
 
 def test_idle_threshold_and_smoothing(tmp_path):
-    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=8, sfreq=SFREQ, seed=7, snr=3,
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=8, sfreq=SFREQ, random_state=7, snr=3,
                      channels=MOTOR)
     ev = _evaluation(tmp_path, ds, LeftRightImagery(fmin=8, fmax=30), idle="threshold", train_step=0.25)
     res = ev.process({"TS+LR": get_pipeline("TS+LR")})
@@ -307,11 +306,10 @@ def test_no_idle_time_and_short_runs_are_refused(tmp_path):
 
 
 @pytest.mark.realdata
-def test_kalunga_rest_as_idle(tmp_path, shared_data):
+def test_kalunga_rest_as_idle(exported_settings, tmp_path, shared_data):
     from moabb.datasets import Kalunga2016
     from moabb.paradigms import SSVEP
 
-    apply()
     ds = Kalunga2016()
     ds.subject_list = list(range(1, 10))
     # decisions every 0.25 s keep CI short; the issue note gives the 0.1 s figures
@@ -335,10 +333,9 @@ def test_kalunga_rest_as_idle(tmp_path, shared_data):
 
 
 @pytest.mark.realdata
-def test_physionet_runs_leave_one_run_out_with_t0_as_idle(tmp_path, shared_data):
+def test_physionet_runs_leave_one_run_out_with_t0_as_idle(exported_settings, tmp_path, shared_data):
     from moabb.datasets import PhysionetMI
 
-    apply()
     ds = PhysionetMI(imagined=True, executed=False)
     ds.subject_list = [1]
     ev = PseudoOnlineEvaluation(LeftRightImagery(fmin=8, fmax=30), [ds], window=1.0, step=0.1,
@@ -363,7 +360,7 @@ def test_physionet_runs_leave_one_run_out_with_t0_as_idle(tmp_path, shared_data)
 def test_offline_and_pseudo_online_side_by_side(tmp_path):
     from neurodecode.evaluation import compare_offline
 
-    ds = SyntheticMI(n_subjects=2, n_sessions=1, n_runs=2, n_trials=8, sfreq=SFREQ, seed=8, snr=3)
+    ds = SyntheticMI(n_subjects=2, n_sessions=1, n_runs=2, n_trials=8, sfreq=SFREQ, random_state=8, snr=3)
     ev = _evaluation(tmp_path, ds, LeftRightImagery(fmin=8, fmax=30))
     table = compare_offline(ev, {"TS+LR": get_pipeline("TS+LR")})
     assert list(table[["subject", "session", "pipeline"]].itertuples(index=False, name=None)) == \
@@ -374,7 +371,7 @@ def test_offline_and_pseudo_online_side_by_side(tmp_path):
 
 
 def test_declared_task_interval_sets_the_truth_and_the_training_windows(tmp_path):
-    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=6, sfreq=SFREQ, seed=5)
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=6, sfreq=SFREQ, random_state=5)
     ev = _evaluation(tmp_path, ds, task_interval={"SyntheticMI": [0.5, 2.5]}, train_step=0.25)
     truth = ds.ground_truth(1, "0", "0").events
     stream = ev.streams(ds, 1)["0"][0]
@@ -416,7 +413,7 @@ def test_itr_per_selection_does_not_depend_on_the_step(tmp_path):
     """
     from neurodecode.evaluation.metrics import decision_metrics, wolpaw_itr
 
-    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=12, sfreq=SFREQ, seed=6, snr=2.0)
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_runs=2, n_trials=12, sfreq=SFREQ, random_state=6, snr=2.0)
     ev = _evaluation(tmp_path, ds, train_step=0.25)
     fold = ev.folds(ds, 1)[0]
     X, y, _, _ = ev.training_set(fold, ["left_hand", "right_hand"])

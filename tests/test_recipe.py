@@ -97,8 +97,8 @@ def test_window_step_before_raw_step_is_refused():
         Recipe(["reject_peak_to_peak", "notch"])
 
 
-def _noise_raw(n_ch=4, n_times=5000, sfreq=250.0, seed=0):
-    rng = np.random.default_rng(seed)
+def _noise_raw(n_ch=4, n_times=5000, sfreq=250.0, random_state=0):
+    rng = np.random.default_rng(random_state)
     info = mne.create_info([f"E{i}" for i in range(n_ch)], sfreq, "eeg")
     return mne.io.RawArray(rng.standard_normal((n_ch, n_times)) * 1e-5, info, verbose=False)
 

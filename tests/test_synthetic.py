@@ -17,12 +17,12 @@ from neurodecode.errors import ConfigError
 
 
 def test_same_seed_gives_identical_runs_in_any_order():
-    a = SyntheticMI(n_subjects=2, seed=3)
+    a = SyntheticMI(n_subjects=2, random_state=3)
     first = a.generate_run(2, 1, 1)[0].get_data()
-    b = SyntheticMI(n_subjects=2, seed=3)
+    b = SyntheticMI(n_subjects=2, random_state=3)
     b.generate_run(1, 0, 0)  # generating other runs first changes nothing
     assert np.array_equal(first, b.generate_run(2, 1, 1)[0].get_data())
-    assert not np.array_equal(first, SyntheticMI(n_subjects=2, seed=4).generate_run(2, 1, 1)[0].get_data())
+    assert not np.array_equal(first, SyntheticMI(n_subjects=2, random_state=4).generate_run(2, 1, 1)[0].get_data())
     assert not np.array_equal(first, a.generate_run(2, 1, 0)[0].get_data())
 
 
@@ -76,7 +76,7 @@ def test_background_is_one_over_f_with_alpha_and_line_noise():
 def mi_epochs():
     from moabb.paradigms import LeftRightImagery
 
-    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_trials=40, snr=2.0, seed=7)
+    ds = SyntheticMI(n_subjects=1, n_sessions=1, n_trials=40, snr=2.0, random_state=7)
     X, y, _ = LeftRightImagery().get_data(ds, [1])
     return X, y
 

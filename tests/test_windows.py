@@ -97,8 +97,8 @@ def test_interrupted_write_leaves_no_entry(cache, monkeypatch):
     assert cache.get(key) is None and cache.leftovers() == [] and cache.entries().empty
 
 
-def _put_same_entry(root, seed):
-    raw = mne.io.RawArray(np.full((4, 200_000), float(seed)), mne.create_info(4, 100.0, "eeg"),
+def _put_same_entry(root, random_state):
+    raw = mne.io.RawArray(np.full((4, 200_000), float(random_state)), mne.create_info(4, 100.0, "eeg"),
                           verbose=False)
     RunCache(root).put(("Demo", 1, "0", "0", "digest"), raw)
 

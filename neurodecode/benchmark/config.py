@@ -12,7 +12,7 @@ from ..yamlio import read_yaml_mapping
 
 __all__ = ["BenchmarkConfig", "load_config"]
 
-KEYS = ("name", "datasets", "paradigm", "recipe", "pipelines", "evaluations", "seed", "output")
+KEYS = ("name", "datasets", "paradigm", "recipe", "pipelines", "evaluations", "random_state", "output")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class BenchmarkConfig:
     recipe: Recipe
     pipelines: list
     evaluations: list
-    seed: int = 42
+    random_state: int = 42
     output: Path = field(default_factory=lambda: Path("results"))
 
 
@@ -55,7 +55,7 @@ def load_config(source, output=None) -> BenchmarkConfig:
               - within-session             # cross-dataset with their settings, or a plugin's type
               - {type: pseudo-online, split: within-session, window: 2.0, step: 0.25, rest: [rest]}
               - {type: cross-dataset, template: motor, sfreq: 128, shots: [0, 5, 10, 20]}
-            seed: 42
+            random_state: 42
             output: results/my-benchmark
 
         Relative paths in a file are resolved against the file's folder.
@@ -105,9 +105,9 @@ def _parse(spec: dict, where: str, base: Path) -> BenchmarkConfig:
     for key in ("datasets", "paradigm", "pipelines", "evaluations"):
         if not spec.get(key):
             raise ConfigError(f"{where}: '{key}' is missing or empty")
-    seed = spec.get("seed", 42)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"{where}: seed must be an integer, got {seed!r}")
+    random_state = spec.get("random_state", 42)
+    if not isinstance(random_state, int) or isinstance(random_state, bool):
+        raise ConfigError(f"{where}: random_state must be an integer, got {random_state!r}")
     name = str(spec.get("name") or (Path(where).stem if where != "benchmark" else "benchmark"))
     recipe = spec.get("recipe")
     if isinstance(recipe, str) and recipe.endswith((".yml", ".yaml")):
@@ -121,7 +121,7 @@ def _parse(spec: dict, where: str, base: Path) -> BenchmarkConfig:
         recipe=Recipe.coerce(recipe),
         pipelines=_pipelines(_as_list(spec["pipelines"], "pipelines", where), where, base, paradigm["name"]),
         evaluations=_evaluations(_as_list(spec["evaluations"], "evaluations", where), where, datasets),
-        seed=seed,
+        random_state=random_state,
         output=_resolve(spec["output"], base) if spec.get("output") else Path("results") / name,
     )
 

@@ -60,4 +60,5 @@ def quickstart_config(dataset: str | None = None) -> dict:
                             "step": 0.25, "rest": [e for e in events if e == "rest"]})
     return {"name": f"quickstart-{ds.code}", "datasets": [{"name": dataset, "subjects": subjects}],
             "paradigm": {"name": name, "params": params}, "pipelines": [*classical, network],
-            "evaluations": evaluations, "seed": spec.get("seed", 42), "output": f"results/quickstart-{ds.code}"}
+            "evaluations": evaluations, "random_state": spec.get("random_state", 42),
+            "output": f"results/quickstart-{ds.code}"}

@@ -94,7 +94,7 @@ def _sections(cfg, tables: dict, output: Path, environments: dict) -> list[Secti
     datasets = ", ".join(f"{d['code']} (subjects {', '.join(map(str, d['subjects']))})" for d in cfg.datasets)
     intro = [f"Datasets: {datasets}. "
              f"Paradigm: {cfg.paradigm['name']} {cfg.paradigm['params'] or ''}. "
-             f"Recipe: {cfg.recipe!r} (digest {cfg.recipe.digest}). Seed: {cfg.seed}. "
+             f"Recipe: {cfg.recipe!r} (digest {cfg.recipe.digest}). random_state: {cfg.random_state}. "
              f"Evaluations: {', '.join(e['label'] + ' (' + e['type'] + ')' for e in cfg.evaluations)}.",
              *[line for line in _environment_lines(tables["results"], environments) if line]]
     sections = [Section("Benchmark", intro),

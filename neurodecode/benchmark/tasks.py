@@ -43,7 +43,7 @@ class Task:
     paradigm: dict
     recipe: dict
     recipe_digest: str
-    seed: int
+    random_state: int
     output: str
     threads: int | None = None
     pool: tuple = ()  # cross-dataset: every dataset of the benchmark (the target's sources among them)
@@ -69,12 +69,12 @@ def build_tasks(cfg, threads: int | None = None) -> list[Task]:
                                        ds["subjects"] if kind.trains_across_subjects(ev) else None,
                                        ds.get("task_interval") if kind.reads_task_interval else None],
                            "subject": subject, "pipeline": pipe["digest"], "evaluation": ev,
-                           "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "seed": cfg.seed}
+                           "paradigm": cfg.paradigm, "recipe": cfg.recipe.digest, "random_state": cfg.random_state}
                     if pool:  # the other datasets read are part of what a row means
                         key["pool"] = [[d["name"], d["params"], d["subjects"]] for d in pool]
                     task_id = digest(key)
                     tasks.append(Task(task_id, ds, subject, pipe, ev, cfg.paradigm, recipe, cfg.recipe.digest,
-                                      cfg.seed, str(cfg.output), threads, pool))
+                                      cfg.random_state, str(cfg.output), threads, pool))
     return tasks
 
 
@@ -117,17 +117,16 @@ def iter_unit(unit: Unit):
     folder to tables (the pseudo-online decisions): a worker writes nothing, so
     it needs no access to the driver's disk.
     """
-    from ..config import apply
+    from ..config import exported
     from ..environment import current_environment
 
-    apply()
     _, environment = current_environment()  # every row names the setup it was computed in
     shared = None
     with tempfile.TemporaryDirectory(prefix="neurodecode-moabb-") as scratch:
         for task in unit.tasks:
             t0 = perf_counter()
             # limits and filters are set around each pipeline, never across a yield
-            with warnings.catch_warnings(), _threads(task.threads), _quiet_libraries():
+            with warnings.catch_warnings(), _threads(task.threads), _quiet_libraries(), exported():
                 warnings.simplefilter("ignore")
                 try:
                     shared = shared or type_of_task(task.evaluation).start(task, scratch)
@@ -188,8 +187,8 @@ def identity(task: Task) -> dict:
     """The columns that name a task's rows in the store and the tables."""
     return {"dataset": task.dataset["code"], "subject": task.subject, "pipeline": task.pipeline["name"],
             "evaluation": task.evaluation["label"], "evaluation_type": task.evaluation["type"],
-            "pipeline_digest": task.pipeline["digest"], "recipe_digest": task.recipe_digest, "seed": task.seed,
-            "task": task.id}
+            "pipeline_digest": task.pipeline["digest"], "recipe_digest": task.recipe_digest,
+            "random_state": task.random_state, "task": task.id}
 
 
 def _finished(task: Task, raw_rows: list[dict], chance: float) -> list[dict]:

@@ -5,21 +5,92 @@ a fetch either fails at once with :class:`~neurodecode.errors.DataNotFoundError`
 (offline mode) or, when the network is down, is turned into the same error
 with the path the file was expected at. Folders that a failed attempt created
 are removed again, so a read-only data root stays untouched.
+
+Nothing is patched: the guard watches through Python's audit events
+(``socket.getaddrinfo``, ``socket.connect``, ``os.mkdir``; see
+:func:`sys.addaudithook`) and a filter on pooch's public logger, which names the
+file of every download before it starts. The guard in force is a context
+variable, so it applies to the thread that loads and to no other: a Dask worker
+or an LSL stream running beside it keeps its network. The audit hook is added
+once, the first time a guard is entered, and does nothing outside a guard.
 """
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import sys
 import threading
 from contextlib import contextmanager
-from unittest import mock
+from contextvars import ContextVar
+from pathlib import Path
 
+from ..config import exported, get_config
 from ..errors import DataNotFoundError
 
-__all__ = ["guard_downloads", "GuardedLoader", "protect"]
+__all__ = ["guard_downloads", "ExportedCall", "GuardedLoader", "protect"]
 
-_LOCK = threading.RLock()
+_NETWORK_EVENTS = frozenset({"socket.getaddrinfo", "socket.connect"})
+_EVENTS = _NETWORK_EVENTS | {"os.mkdir"}
+
+
+class _Guard:
+    """What one guarded load saw: the folders it made, the files it wanted, what was refused."""
+
+    def __init__(self, dataset: str, subject, offline: bool) -> None:
+        self.dataset, self.subject, self.offline = dataset, subject, offline
+        self.created: list[str] = []
+        self.expected: list[str] = []
+        self.refused: list[str] = []
+
+    def error(self, reason: str) -> DataNotFoundError:
+        return DataNotFoundError(self.dataset, self.subject, self.expected[-1] if self.expected else None, reason)
+
+
+_ACTIVE: ContextVar[_Guard | None] = ContextVar("neurodecode_download_guard", default=None)
+_HOOK_LOCK = threading.Lock()
+_HOOKED = False
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event not in _EVENTS:
+        return
+    guard = _ACTIVE.get()
+    if guard is None:
+        return
+    if event == "os.mkdir":
+        path = os.fspath(args[0])
+        if not os.path.exists(path):  # the event comes before the folder is made
+            guard.created.append(path)
+    elif guard.offline:
+        guard.refused.append(f"{event}{args[:1]}")
+        raise guard.error("offline mode: a network access was refused")
+
+
+def _install_hook() -> None:
+    global _HOOKED
+    with _HOOK_LOCK:
+        if not _HOOKED:
+            sys.addaudithook(_audit)
+            _HOOKED = True
+
+
+class _DownloadNames(logging.Filter):
+    """Read the target of each pooch download from its log record; drop the record offline."""
+
+    def __init__(self, guard: _Guard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _ACTIVE.get() is not self.guard:  # another thread's download
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg.startswith("%s data from") and len(args) == 3:  # pooch.retrieve
+            self.guard.expected.append(str(args[2]))
+        elif record.msg.startswith("%s file '%s' from") and len(args) == 4:  # Pooch.fetch
+            self.guard.expected.append(str(Path(args[3]) / args[1]))
+        return not self.guard.offline  # "Downloading ..." and failed retries are moot offline
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -40,6 +111,9 @@ def _network_errors() -> tuple[type[BaseException], ...]:
 def guard_downloads(dataset: str, subject, offline: bool):
     """Turn any download attempt into a prompt :class:`DataNotFoundError`.
 
+    The settings of :mod:`neurodecode.config` are exported to MNE and MOABB
+    for the duration (see :func:`~neurodecode.config.exported`).
+
     Parameters
     ----------
     dataset : str
@@ -50,63 +124,30 @@ def guard_downloads(dataset: str, subject, offline: bool):
         If True no download may start; otherwise a download may run and only
         its network failure is translated.
     """
-    import pooch.core
+    import pooch
 
-    created: list[str] = []
-    expected: list[str] = []
-    refused: list[str] = []
-    real_mkdir, real_stream = os.mkdir, pooch.core.stream_download
-
-    def mkdir(path, *args, **kwargs):
-        real_mkdir(path, *args, **kwargs)
-        created.append(os.fspath(path))
-
-    def stream_download(url, fname, *args, **kwargs):
-        expected.append(os.fspath(fname))
-        if offline:
-            refused.append(url)
-            raise DataNotFoundError(dataset, subject, fname, "offline mode: no download attempted")
-        return real_stream(url, fname, *args, **kwargs)
-
-    def no_network(*args, **kwargs):
-        refused.append(str(args[:1]))
-        raise DataNotFoundError(
-            dataset, subject, expected[-1] if expected else None,
-            "offline mode: a network access was refused",
-        )
-
-    patches = [mock.patch("os.mkdir", mkdir), mock.patch("pooch.core.stream_download", stream_download)]
-    if offline:
-        patches += [
-            mock.patch("socket.socket.connect", no_network),
-            mock.patch("socket.getaddrinfo", no_network),
-        ]
-    # pooch announces "Downloading ..." and loaders log their failed retries: moot offline
-    quiet = [pooch.core.get_logger(), logging.getLogger("moabb")] if offline else []
-    levels = [log.level for log in quiet]
-    with _LOCK:
-        for p in patches:
-            p.start()
-        for log in quiet:
-            log.setLevel(logging.CRITICAL)
-        try:
+    _install_hook()
+    guard = _Guard(dataset, subject, offline)
+    names = _DownloadNames(guard)
+    token = _ACTIVE.set(guard)
+    pooch.get_logger().addFilter(names)
+    try:
+        with exported():
             yield
-            if refused:  # some loaders swallow the failed download and go on
-                raise DataNotFoundError(
-                    dataset, subject, expected[-1] if expected else None,
-                    "offline mode: the files would have to be downloaded",
-                )
-        except BaseException as exc:
-            _remove_empty(created)
-            if isinstance(exc, _network_errors()) and not isinstance(exc, DataNotFoundError):
-                path = expected[-1] if expected else None
-                raise DataNotFoundError(dataset, subject, path, f"download failed: {exc}") from exc
+        if guard.refused:  # some loaders swallow the failed download and go on
+            raise guard.error("offline mode: the files would have to be downloaded")
+    except BaseException as exc:
+        _remove_empty(guard.created)
+        if isinstance(exc, DataNotFoundError):
             raise
-        finally:
-            for p in reversed(patches):
-                p.stop()
-            for log, level in zip(quiet, levels):
-                log.setLevel(level)
+        if guard.refused:  # the refusal, wrapped by requests or urllib3
+            raise guard.error("offline mode: the files would have to be downloaded") from exc
+        if isinstance(exc, _network_errors()):
+            raise guard.error(f"download failed: {exc}") from exc
+        raise
+    finally:
+        _ACTIVE.reset(token)
+        pooch.get_logger().removeFilter(names)
 
 
 def _remove_empty(folders: list[str]) -> None:
@@ -117,25 +158,38 @@ def _remove_empty(folders: list[str]) -> None:
             pass
 
 
-class GuardedLoader:
-    """Picklable wrapper that runs one loading method of a dataset under the guard."""
+class _OnInstance:
+    """Picklable stand-in for one method of a dataset instance (a MOABB worker gets it too)."""
 
     def __init__(self, dataset, method: str) -> None:
         self.dataset, self.method = dataset, method
 
-    def __call__(self, subject, *args, **kwargs):
-        from ..config import get_config
+    def _original(self):
+        return getattr(type(self.dataset), self.method)
 
-        original = getattr(type(self.dataset), self.method)
+
+class ExportedCall(_OnInstance):
+    """Run the method with the settings exported: MOABB's ``get_data`` resolves its cache and provider there."""
+
+    def __call__(self, *args, **kwargs):
+        with exported():
+            return self._original()(self.dataset, *args, **kwargs)
+
+
+class GuardedLoader(_OnInstance):
+    """Run a per-subject loading method under :func:`guard_downloads`."""
+
+    def __call__(self, subject, *args, **kwargs):
         with guard_downloads(self.dataset.code, subject, get_config().offline):
-            return original(self.dataset, subject, *args, **kwargs)
+            return self._original()(self.dataset, subject, *args, **kwargs)
 
 
 def protect(dataset):
     """Make a MOABB dataset instance offline-safe, in place.
 
-    ``data_path`` and ``_get_single_subject_data`` are wrapped on the instance,
-    so MOABB's own paradigms and evaluations go through the guard too.
+    ``get_data``, ``data_path`` and ``_get_single_subject_data`` are wrapped on
+    the instance, so MOABB's own paradigms and evaluations go through the guard
+    too.
 
     Parameters
     ----------
@@ -147,6 +201,7 @@ def protect(dataset):
     dataset : moabb.datasets.base.BaseDataset
         The same instance.
     """
+    dataset.get_data = ExportedCall(dataset, "get_data")
     for method in ("data_path", "_get_single_subject_data"):
         setattr(dataset, method, GuardedLoader(dataset, method))
     return dataset

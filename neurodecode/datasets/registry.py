@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 from mne.utils import verbose as _verbose
 
-from ..config import apply as apply_config
 from ..errors import DataNotFoundError, UnknownNameError, check_params
 from ..utils import resource_names, resource_path
 from .download_guard import guard_downloads, protect
@@ -76,7 +75,6 @@ def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **
     >>> get_dataset("SyntheticMI", n_subjects=2).subject_list
     [1, 2]
     """
-    apply_config()
     path = Path(name)
     if path.suffix in (".yml", ".yaml"):
         from .local import LocalDataset
@@ -220,7 +218,6 @@ def list_datasets(local: bool = False, verbose=None) -> pd.DataFrame:
         One row per dataset: code, paradigm, subjects, sessions, sampling
         rate (Hz) and channels (count), plus local subjects if asked.
     """
-    apply_config()
     rows = []
     for name in dataset_names():
         try:

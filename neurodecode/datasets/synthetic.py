@@ -1,6 +1,6 @@
 """Deterministic synthetic EEG recordings with known ground truth.
 
-Each run is continuous and generated on its own from ``(seed, subject,
+Each run is continuous and generated on its own from ``(random_state, subject,
 session, run)``, so datasets of any size never sit in memory together and the
 same run is bit-identical whatever else was generated before it.
 
@@ -105,7 +105,7 @@ class GeneratedDataset(BaseDataset):
         runs never mix recordings generated with other settings.
 
         >>> from neurodecode.datasets import SyntheticMI
-        >>> SyntheticMI(seed=1).cache_name != SyntheticMI(seed=2).cache_name
+        >>> SyntheticMI(random_state=1).cache_name != SyntheticMI(random_state=2).cache_name
         True
         """
         settings = {k: getattr(self, k) for k in self._generation}
@@ -135,7 +135,7 @@ class _SyntheticBase(GeneratedDataset):
     _events: dict
     _interval: list
     _generation = ("n_sessions", "n_runs", "n_trials", "channels", "sfreq", "snr", "artifact_rates",
-                   "line_freq", "seed", "generator_version")
+                   "line_freq", "random_state", "generator_version")
     #: Changes when the same settings generate other signals (2: float32, in place), so that
     #: cached preprocessed runs of an earlier generator are not reused.
     generator_version = 2
@@ -152,7 +152,7 @@ class _SyntheticBase(GeneratedDataset):
         snr: float = 1.0,
         artifact_rates: dict | None = None,
         line_freq: float = 50.0,
-        seed: int = 42,
+        random_state: int = 42,
         montage: str | None = None,
         code: str | None = None,
     ) -> None:
@@ -174,7 +174,7 @@ class _SyntheticBase(GeneratedDataset):
             raise ConfigError("give either channels or montage, not both")
         self.montage = montage
         self.channels = list(channels or (cap_channels(montage) if montage else DEFAULT_CHANNELS))
-        self.artifact_rates, self.line_freq, self.seed = rates, line_freq, seed
+        self.artifact_rates, self.line_freq, self.random_state = rates, line_freq, random_state
         self._positions  # noqa: B018  (validates channel names now, not at first load)
         with any_class_name():  # a chosen code need not abbreviate the class name
             super().__init__(
@@ -232,8 +232,8 @@ class _SyntheticBase(GeneratedDataset):
 
         if subject not in self._all_subjects:
             raise ConfigError(f"{self.code} has subjects {self._all_subjects}, not {subject!r}")
-        subject_rng = np.random.default_rng([self.seed, subject])
-        rng = np.random.default_rng([self.seed, subject, session, run])
+        subject_rng = np.random.default_rng([self.random_state, subject])
+        rng = np.random.default_rng([self.random_state, subject, session, run])
         traits = {
             "alpha": subject_rng.uniform(9.0, 11.5),
             "mu": subject_rng.uniform(10.0, 12.5),
@@ -376,7 +376,7 @@ class SyntheticMI(_SyntheticBase):
         Events per minute for ``blink``, ``emg`` and ``pop``; 0 disables one.
     line_freq : float
         Power-line frequency in Hz.
-    seed : int
+    random_state : int
         Seed; the same seed gives bit-identical recordings.
     feet : bool
         Add a ``feet`` class.
@@ -399,14 +399,14 @@ class SyntheticMI(_SyntheticBase):
     _generation = _SyntheticBase._generation + ("feet", "spatial_jitter")
 
     def __init__(self, *, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
-                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42, feet=False, montage=None,
+                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, random_state=42, feet=False, montage=None,
                  code=None, spatial_jitter=0.0):
         self.feet = feet
         self.spatial_jitter = float(spatial_jitter)
         self._events = {"left_hand": 1, "right_hand": 2, **({"feet": 3} if feet else {})}
         super().__init__(n_subjects=n_subjects, n_sessions=n_sessions, n_runs=n_runs, n_trials=n_trials,
                          channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
-                         line_freq=line_freq, seed=seed, montage=montage, code=code)
+                         line_freq=line_freq, random_state=random_state, montage=montage, code=code)
 
     def _task(self, rng, events, times, traits, out):
         n = len(times)
@@ -446,13 +446,13 @@ class SyntheticSSVEP(_SyntheticBase):
     _generation = _SyntheticBase._generation + ("frequencies",)
 
     def __init__(self, *, n_subjects=2, n_sessions=2, n_runs=2, n_trials=10, channels=None,
-                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, seed=42,
+                 sfreq=250.0, snr=1.0, artifact_rates=None, line_freq=50.0, random_state=42,
                  frequencies=(13.0, 17.0, 21.0), montage=None, code=None):
         self.frequencies = tuple(frequencies)
         self._events = {f"{f:g}": i + 1 for i, f in enumerate(self.frequencies)}
         super().__init__(n_subjects=n_subjects, n_sessions=n_sessions, n_runs=n_runs, n_trials=n_trials,
                          channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
-                         line_freq=line_freq, seed=seed, montage=montage, code=code)
+                         line_freq=line_freq, random_state=random_state, montage=montage, code=code)
 
     def _task(self, rng, events, times, traits, out):
         response = np.zeros_like(times)

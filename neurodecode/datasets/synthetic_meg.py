@@ -63,8 +63,8 @@ class SyntheticMEG(GeneratedDataset):
         Background dipoles (1/f activity and alpha).
     ecg : bool
         Add the cardiac field with :func:`mne.simulation.add_ecg`.
-    seed : int
-        Same seed, bit-identical recordings.
+    random_state : int
+        Same random_state, bit-identical recordings.
 
     Examples
     --------
@@ -77,11 +77,11 @@ class SyntheticMEG(GeneratedDataset):
     _interval = [0, 3]
     _lead, _tail = 2.0, 2.0
     #: Attributes that change the generated signals.
-    _generation = ("n_sessions", "n_runs", "n_trials", "sfreq", "snr", "n_background", "ecg", "seed")
+    _generation = ("n_sessions", "n_runs", "n_trials", "sfreq", "snr", "n_background", "ecg", "random_state")
 
     def __init__(self, *, n_subjects: int = 2, n_sessions: int = 1, n_runs: int = 2, n_trials: int = 10,
                  sfreq: float = 200.0, snr: float = 2.0, n_background: int = 24, ecg: bool = True,
-                 seed: int = 42):
+                 random_state: int = 42):
         for name, value in [("n_subjects", n_subjects), ("n_sessions", n_sessions), ("n_runs", n_runs),
                             ("n_trials", n_trials), ("n_background", n_background)]:
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -89,7 +89,7 @@ class SyntheticMEG(GeneratedDataset):
         if sfreq < 100:
             raise ConfigError(f"SyntheticMEG: sfreq={sfreq} Hz is too low for beta rhythms; use >= 100 Hz")
         self.n_runs, self.n_trials, self.sfreq, self.snr = n_runs, n_trials, float(sfreq), float(snr)
-        self.n_background, self.ecg, self.seed = n_background, bool(ecg), seed
+        self.n_background, self.ecg, self.random_state = n_background, bool(ecg), random_state
         super().__init__(subjects=list(range(1, n_subjects + 1)), sessions_per_subject=n_sessions,
                          events={"left_hand": 1, "right_hand": 2}, code="SyntheticMEG",
                          interval=list(self._interval), paradigm="imagery")
@@ -140,7 +140,7 @@ class SyntheticMEG(GeneratedDataset):
         info = neuromag_info()
         with unlocked(info):
             info["sfreq"] = self.sfreq
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self.random_state)
         # background sources on a 7 cm shell over the upper half of the sphere
         dirs = rng.normal(size=(self.n_background, 3))
         dirs[:, 2] = np.abs(dirs[:, 2]) + 0.3
@@ -167,8 +167,8 @@ class SyntheticMEG(GeneratedDataset):
         if subject not in self.subject_list and subject not in range(1, max(self.subject_list) + 1):
             raise ConfigError(f"{self.code} has subjects {self.subject_list}, not {subject!r}")
         gain, info = self._forward
-        subject_rng = np.random.default_rng([self.seed, subject])
-        rng = np.random.default_rng([self.seed, subject, session, run])
+        subject_rng = np.random.default_rng([self.random_state, subject])
+        rng = np.random.default_rng([self.random_state, subject, session, run])
         mu, beta = subject_rng.uniform(10.0, 12.5), subject_rng.uniform(18.0, 24.0)
         labels = rng.permutation(np.repeat(["left_hand", "right_hand"], self.n_trials))
         task = self._interval[1]

@@ -14,7 +14,7 @@ _KEYS = ["dataset", "subject", "session", "pipeline"]
 def offline_evaluations(online, pipelines: dict, **kwargs) -> list:
     """MOABB's offline evaluations matching ``online``: ``[(evaluation, pipelines)]``.
 
-    Same paradigm, datasets, seed and results folder, and the same recipe
+    Same paradigm, datasets, seed (``random_state``) and results folder, and the same recipe
     (zero-phase, as offline analyses use). Pipelines that read stimulation
     frequencies from class names get their own evaluation with MOABB's
     ``return_epochs=True, mne_labels=True``.

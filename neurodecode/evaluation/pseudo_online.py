@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from ..config import exported
 from ..datasets.channel_types import expand_types
 from ..errors import ConfigError, UnknownNameError
 from ..moabb_api import BaseEvaluation, FixedTransformer, declared_trial_duration
@@ -24,6 +25,7 @@ from ..models.online import DecisionSmoother, IdleThreshold
 from ..models.signal import fill_sfreq
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
 from ..utils import IDLE, atomic_write, natural_key
+from ..windows.grid import windows_at
 from ..windows.labels import TaskPeriod
 from .metrics import METRIC_COLUMNS, decision_metrics
 from .splits import (
@@ -39,7 +41,6 @@ from .stream import (
     make_stream,
     replay,
     training_windows,
-    windows_at,
 )
 
 __all__ = ["PseudoOnlineEvaluation", "safe_name"]
@@ -206,9 +207,10 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         # loaded runs, kept so several pipelines read a subject once; one subject at a time,
         # except cross-subject, whose folds all need every subject
         self._streams: dict = {}
-        super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
-                         overwrite=overwrite, error_score=error_score, suffix=suffix,
-                         hdf5_path=hdf5_path, additional_columns=["run", *METRIC_COLUMNS])
+        with exported():  # without hdf5_path, MOABB's results store goes to our results folder
+            super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
+                             overwrite=overwrite, error_score=error_score, suffix=suffix,
+                             hdf5_path=hdf5_path, additional_columns=["run", *METRIC_COLUMNS])
         if isinstance(self.task_interval, dict):
             codes = {d.code for d in self.datasets}
             for code in self.task_interval:
@@ -240,11 +242,12 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         if param_grid or postprocess_pipeline is not None:
             raise ConfigError("pseudo-online evaluation takes no param_grid or postprocess_pipeline")
         frames = []
-        for dataset in self.datasets:
-            stamp = self.settings_stamp(dataset)
-            for res in self.evaluate(dataset, pipelines, None, stamp):
-                self.push_result(res, pipelines, stamp)
-            frames.append(self.results.to_dataframe(pipelines=pipelines, process_pipeline=stamp))
+        with exported():  # a plain MOABB dataset finds its files under the data root too
+            for dataset in self.datasets:
+                stamp = self.settings_stamp(dataset)
+                for res in self.evaluate(dataset, pipelines, None, stamp):
+                    self.push_result(res, pipelines, stamp)
+                frames.append(self.results.to_dataframe(pipelines=pipelines, process_pipeline=stamp))
         return pd.concat(frames, ignore_index=True)
 
     def evaluate(self, dataset, pipelines, param_grid, process_pipeline, postprocess_pipeline=None):
@@ -372,7 +375,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         keep = np.sort(np.r_[np.flatnonzero(task), rng.choice(idle_rows, n_idle, replace=False)])
         meta = meta.iloc[keep].reset_index(drop=True)
         meta["stop"] = meta["start"] + n_len
-        X = np.concatenate([windows_at(fold.train[i], g["start"].to_numpy(), n_len)
+        X = np.concatenate([windows_at(fold.train[i].data, g["start"].to_numpy(), n_len)
                             for i, g in meta.groupby("stream", sort=True)]).astype(np.float32)
         groups = pd.factorize(pd.Series(list(zip(meta["stream"], meta["group"]))))[0]
         return X, meta["label"].to_numpy(object), groups, meta

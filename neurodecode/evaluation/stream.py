@@ -14,6 +14,7 @@ from ..preprocessing.cache import CachedRun
 from ..utils import IDLE
 from ..windows import LabelTrack, label_track
 from ..windows.cut import data_signal
+from ..windows.grid import grid_starts, trial_starts, windows_at
 from ..windows.labels import TaskPeriod, bad_spans
 
 __all__ = ["RunStream", "make_stream", "training_windows", "replay"]
@@ -115,7 +116,7 @@ def check_length(stream: RunStream, n_len: int) -> None:
 def window_starts(stream: RunStream, n_len: int, n_step: int) -> np.ndarray:
     """Start samples of the windows of length ``n_len`` every ``n_step`` inside the stretch."""
     check_length(stream, n_len)
-    return np.arange(stream.begin, stream.end - n_len + 1, n_step)
+    return grid_starts(stream.begin, stream.end, n_len, n_step)
 
 
 def training_windows(stream: RunStream, n_len: int, n_step: int) -> pd.DataFrame:
@@ -131,15 +132,7 @@ def training_windows(stream: RunStream, n_len: int, n_step: int) -> pd.DataFrame
     track = stream.track
     bad = np.r_[0, np.cumsum(stream.excluded)]
     busy = np.r_[0, np.cumsum(track.codes > 0)]
-    lengths = np.bincount(track.trials[track.trials >= 0], minlength=len(track.onsets))
-    task_starts, trials = [], []
-    for k, onset in enumerate(track.onsets):
-        s = np.arange(max(onset, stream.begin), min(onset + lengths[k], stream.end) - n_len + 1, n_step)
-        s = s[(track.trials[s] == k) & (track.trials[s + n_len - 1] == k)]  # a later cue may cut it
-        task_starts.append(s)
-        trials.append(np.full(len(s), k))
-    task_starts = np.concatenate(task_starts or [np.zeros(0, int)]).astype(np.int64)
-    trials = np.concatenate(trials or [np.zeros(0, int)]).astype(np.int64)
+    task_starts, trials = trial_starts(track, n_len, n_step, stream.begin, stream.end)
     grid = window_starts(stream, n_len, n_step)
     idle = grid[(busy[grid + n_len] - busy[grid] == 0)]
     starts = np.r_[task_starts, idle]
@@ -150,12 +143,6 @@ def training_windows(stream: RunStream, n_len: int, n_step: int) -> pd.DataFrame
     out = pd.DataFrame({"start": starts, "label": labels, "trial": np.r_[trials, np.full(len(idle), -1)],
                         "group": np.r_[trials, -1 - stretch]})
     return out[clean].sort_values("start", kind="stable").reset_index(drop=True)
-
-
-def windows_at(stream: RunStream, starts, n_len: int) -> np.ndarray:
-    """``(n, n_chans, n_len)`` windows starting at ``starts``, as a view when possible."""
-    view = np.lib.stride_tricks.sliding_window_view(stream.data, n_len, axis=1)
-    return view[:, np.asarray(starts)].transpose(1, 0, 2)
 
 
 def replay(estimator, stream: RunStream, n_len: int, n_step: int, n_timed: int | None = 200,
@@ -179,7 +166,7 @@ def replay(estimator, stream: RunStream, n_len: int, n_step: int, n_timed: int |
         per posterior.
     """
     starts = window_starts(stream, n_len, n_step)
-    X = windows_at(stream, starts, n_len)
+    X = windows_at(stream.data, starts, n_len)
     per_window, decide = online_parts(estimator)
     P = np.concatenate([per_window(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
     timed = np.arange(len(X)) if n_timed is None or n_timed >= len(X) else \

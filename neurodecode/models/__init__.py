@@ -14,7 +14,7 @@ _EXPORTS = {
     "CCA": "ssvep", "FBCCA": "ssvep", "TRCA": "ssvep",
     "get_pipeline": "registry", "list_pipelines": "registry", "classical_pipelines": "registry",
     "save_model": "persistence", "load_model": "persistence", "SavedModel": "persistence",
-    "fine_tune": "transfer", "few_shot_indices": "transfer", "transfer_curve": "transfer",
+    "fine_tune": "transfer", "random_per_class": "transfer", "transfer_curve": "transfer",
     "load_pipeline_file": "yaml_pipelines", "load_pipelines": "yaml_pipelines",
     "VAEAnomalyScorer": "anomaly", "DropAnomalies": "anomaly",
 }

@@ -1,7 +1,6 @@
 """braindecode networks as scikit-learn classifiers that size themselves at fit."""
 from __future__ import annotations
 
-import copy
 import inspect
 import warnings
 
@@ -10,140 +9,29 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError
+from ..private_api import tensor_version
+from .augmentation import augmentations
+from .kernels import merge_combined_convolutions
 from .lookup import model_class
+from .receptive_field import accepted, forward_ok, min_n_times
 from .signal import as_signal
+from .skorch_net import net_class, plain_chs
 
-__all__ = ["DeepClassifier", "min_n_times", "merge_combined_convolutions"]
-
-def _accepted(cls, params: dict) -> dict:
-    names = inspect.signature(cls.__init__).parameters
-    return {k: v for k, v in params.items() if k in names and v is not None}
+__all__ = ["DeepClassifier"]
 
 
-def _forward_ok(cls, params: dict, n_times: int) -> bool:
-    import torch
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = cls(**{**params, "n_times": n_times}).eval()
-            with torch.no_grad():
-                out = module(torch.zeros(2, params["n_chans"], n_times))
-        return out.shape[0] == 2
-    except (RuntimeError, ValueError, AssertionError, IndexError, ZeroDivisionError, TypeError):
-        return False
 
 
-def _plain_chs(chs_info: list[dict]) -> list[dict]:
-    """MNE's channel dicts with plain values (MNE's named constants become ints and floats), so a
-    saved network names no MNE type; braindecode reads only names, kinds and positions."""
-    def plain(value):
-        if isinstance(value, np.ndarray):
-            return value.copy()
-        if isinstance(value, (bool, str)) or value is None:
-            return value
-        return int(value) if isinstance(value, (int, np.integer)) else float(value)
-
-    return [{key: plain(value) for key, value in ch.items()} for ch in chs_info]
 
 
-def min_n_times(cls, params: dict, upper: int = 1 << 15) -> int | None:
-    """Smallest window length (samples) that the network accepts, or None above ``upper``."""
-    hi = 8
-    while hi <= upper and not _forward_ok(cls, params, hi):
-        hi *= 2
-    if hi > upper:
-        return None
-    lo = hi // 2  # known to fail (or below the first probe)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if _forward_ok(cls, params, mid) else (mid, hi)
-    return hi
 
 
-def merge_combined_convolutions(module):
-    """An eval-mode copy of a network with each braindecode ``CombinedConv`` as one ``Conv2d``.
-
-    ``CombinedConv`` (ShallowFBCSPNet, Deep4Net) convolves in time and then
-    across channels with no non-linearity between, and merges the two kernels
-    on every forward pass; at one window per call the merge costs more than
-    the convolution. The merged kernel is computed here once. Networks
-    without it are returned as they are, in eval mode.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from braindecode.models import ShallowFBCSPNet
-    >>> net = ShallowFBCSPNet(n_chans=4, n_outputs=2, n_times=100).eval()
-    >>> x = torch.randn(3, 4, 100)
-    >>> bool(torch.allclose(merge_combined_convolutions(net)(x), net(x), atol=1e-5))
-    True
-    """
-    import copy
-
-    import torch
-    from braindecode.modules import CombinedConv
-
-    found = [name for name, child in module.named_modules() if isinstance(child, CombinedConv)]
-    if not found:
-        return module.eval()
-    module = copy.deepcopy(module).eval()
-    for name in found:
-        combined = module.get_submodule(name)
-        w_time, w_spat = combined.conv_time.weight, combined.conv_spat.weight  # (F,1,T,1), (S,F,1,C)
-        merged = torch.nn.Conv2d(1, w_spat.shape[0], (w_time.shape[2], w_spat.shape[3]))
-        with torch.no_grad():
-            merged.weight.copy_(torch.einsum("ft,sfc->stc", w_time[:, 0, :, 0], w_spat[:, :, 0, :])[:, None])
-            bias = torch.zeros(w_spat.shape[0])
-            if combined.bias_time:
-                bias += w_spat.sum(dim=(2, 3)) @ combined.conv_time.bias
-            if combined.bias_spat:
-                bias += combined.conv_spat.bias
-            merged.bias.copy_(bias)
-        parent, _, attr = name.rpartition(".")
-        setattr(module.get_submodule(parent), attr, merged.to(w_spat.device))
-    return module
 
 
-def _make_net_class():
-    import torch
-    from braindecode import EEGClassifier
-
-    class _Net(EEGClassifier):
-        """EEGClassifier with bfloat16 autocast on CUDA."""
-
-        def __init__(self, *args, amp=False, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.amp = amp
-
-        def infer(self, x, **fit_params):
-            if self.amp and str(self.device).startswith("cuda"):
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    return super().infer(x, **fit_params).float()
-            return super().infer(x, **fit_params)
-
-    return _Net
 
 
-def _augmentations(spec, sfreq, seed):
-    """braindecode transforms from names or ``{name: params}`` mappings."""
-    import braindecode.augmentation as aug
 
-    if not spec:
-        return []
-    items = [spec] if isinstance(spec, (str, dict)) else list(spec)
-    known = [n for n in aug.__all__ if n not in {"Transform", "IdentityTransform", "Compose",
-                                                 "AugmentedDataLoader", "functional"}]
-    transforms = []
-    for item in items:
-        name, params = (item, {}) if isinstance(item, str) else next(iter(item.items()))
-        if name not in known:
-            raise UnknownNameError("augmentation", name, known)
-        cls = getattr(aug, name)
-        defaults = {"probability": 0.5, "random_state": seed, "sfreq": sfreq}
-        transforms.append(cls(**{**_accepted(cls, defaults), **(params or {})}))
-    return transforms
 
 
 class DeepClassifier(ClassifierMixin, BaseEstimator):
@@ -183,7 +71,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         {"GaussianNoise": {"std": 0.1}}]``; applied with probability 0.5.
     sfreq : float | None
         Sampling frequency in Hz, for arrays (Epochs carry theirs).
-    seed : int
+    random_state : int
         Seeds torch, NumPy and the validation split.
     device : "auto" | str
         ``"auto"`` picks CUDA when available, else the CPU.
@@ -226,7 +114,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, model="ShallowFBCSPNet", *, model_params=None, max_epochs=100, batch_size=64,
                  lr=1e-3, weight_decay=1e-2, patience=20, valid_size=0.2, class_weight="balanced",
-                 augment=None, sfreq=None, seed=42, device="auto", amp=True, pretrained=None,
+                 augment=None, sfreq=None, random_state=42, device="auto", amp=True, pretrained=None,
                  finetune="full", finetune_blocks=1, lora_rank=8, verbose=0):
         self.model = model
         self.model_params = model_params
@@ -239,7 +127,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.augment = augment
         self.sfreq = sfreq
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.amp = amp
         self.pretrained = pretrained
@@ -261,10 +149,10 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                   "sfreq": sfreq, "chs_info": chs_info}
         if sfreq is not None and "input_window_seconds" in inspect.signature(cls.__init__).parameters:
             signal["input_window_seconds"] = n_times / sfreq
-        return {**_accepted(cls, signal), **fixed, **(self.model_params or {})}
+        return {**accepted(cls, signal), **fixed, **(self.model_params or {})}
 
     def _check_length(self, cls, params, sfreq):
-        if _forward_ok(cls, params, params["n_times"]):
+        if forward_ok(cls, params, params["n_times"]):
             return
         need = min_n_times(cls, {k: v for k, v in params.items()
                                  if k not in {"n_times", "input_window_seconds"}})
@@ -355,18 +243,18 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         std = float(np.std(X))
         self.scale_ = 1.0 / std if std > 0 else 1.0
         device = self._device()
-        set_random_seeds(self.seed, cuda=device.startswith("cuda"))
+        set_random_seeds(self.random_state, cuda=device.startswith("cuda"))
         callbacks = [("lr_scheduler", LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR,
                                                    T_max=self.max_epochs))]
         split = None
         if self.valid_size:
-            split = ValidSplit(self.valid_size, stratified=True, random_state=self.seed)
+            split = ValidSplit(self.valid_size, stratified=True, random_state=self.random_state)
             callbacks.append(("early_stopping", EarlyStopping(patience=self.patience, load_best=True)))
         weight = None
         if self.class_weight == "balanced":
             weight = torch.as_tensor(compute_class_weight("balanced", classes=np.arange(len(self.classes_)),
                                                           y=y_idx), dtype=torch.float32)
-        transforms = _augmentations(self.augment, sfreq, self.seed)
+        transforms = augmentations(self.augment, sfreq, self.random_state)
         extra = {}
         if transforms:
             from braindecode.augmentation import AugmentedDataLoader
@@ -385,7 +273,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         import torch
 
         built = isinstance(module, torch.nn.Module)
-        return _make_net_class()(
+        return net_class()(
             module, **({} if built else {f"module__{k}": v for k, v in params.items()}),
             criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.AdamW, optimizer__lr=self.lr,
             optimizer__weight_decay=self.weight_decay, batch_size=self.batch_size,
@@ -407,7 +295,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             state["net_"] = network_state(self.net_.module_)
         if state.get("module_params_", {}).get("chs_info") is not None:
             state["module_params_"] = {**state["module_params_"],
-                                       "chs_info": _plain_chs(state["module_params_"]["chs_info"])}
+                                       "chs_info": plain_chs(state["module_params_"]["chs_info"])}
         return state
 
     def __setstate__(self, state):
@@ -429,7 +317,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
             self.net_.module_.load_state_dict(network_weights(state["net_"], device))
             self.net_.signal_args_set_ = True  # else braindecode re-sizes (re-initialises) it on partial_fit
 
-    def fine_tune(self, X, y, max_epochs: int = 30, lr: float = 5e-4, freeze: bool = False,
+    def fine_tune(self, X, y, *, max_epochs: int = 30, lr: float = 5e-4, freeze: bool = False,
                   verbose: int = 0) -> "DeepClassifier":
         """A copy of this fitted network trained further on target trials; this one is left unchanged.
 
@@ -451,33 +339,9 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         verbose : int
             0 is quiet.
         """
-        check_is_fitted(self, "net_")
-        X_arr, _, _ = self._signal(X)
-        if X_arr.shape[1:] != (self.n_chans_, self.n_times_):
-            raise ConfigError(
-                f"target windows are {X_arr.shape[1]} ch x {X_arr.shape[2]} samples but the source network "
-                f"expects {self.n_chans_} x {self.n_times_}: harmonise channels and window length"
-            )
-        y = np.asarray(y)
-        unknown = sorted(set(y) - set(self.classes_))
-        if unknown:
-            raise ConfigError(f"target classes {unknown} were not in the source classes {list(self.classes_)}")
-        import torch
-        from skorch.callbacks import LRScheduler
+        from .transfer import fine_tune
 
-        tuned = copy.deepcopy(self)  # weights only: optimiser state and history start afresh
-        net = tuned.net_
-        schedule = LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max_epochs)
-        net.set_params(max_epochs=max_epochs, train_split=None, verbose=verbose, optimizer__lr=lr,
-                       callbacks=[("lr_scheduler", schedule)])
-        for name, param in net.module_.named_parameters():
-            param.requires_grad = not freeze or name.startswith("final_layer")
-        net.initialize_callbacks()
-        net.initialize_optimizer()
-        net.initialize_history()
-        net.partial_fit(tuned._scaled(X_arr), np.searchsorted(tuned.classes_, y))
-        tuned.max_epochs = max_epochs
-        return tuned
+        return fine_tune(self, X, y, max_epochs=max_epochs, lr=lr, freeze=freeze, verbose=verbose)
 
     def _scaled(self, X) -> np.ndarray:
         return (np.asarray(X, dtype=np.float32) * np.float32(self.scale_))
@@ -485,7 +349,7 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
     def _inference_module(self):
         """The fitted network in eval mode, with merged convolutions; rebuilt when weights change."""
         network = self.net_.module_
-        key = tuple((id(w), w._version) for w in [*network.parameters(), *network.buffers()])
+        key = tuple((id(w), tensor_version(w)) for w in [*network.parameters(), *network.buffers()])
         cached = self.__dict__.get("_inference")
         if cached is None or cached[0] != key:
             cached = (key, merge_combined_convolutions(self.net_.module_))
@@ -508,13 +372,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
                               f"{self.n_times_} samples, got {X.shape[1]} x {X.shape[2]}")
         module = self._inference_module()
         device = self.net_.device
-        nonlinearity = self.net_._get_predict_nonlinearity()
         autocast = self.amp and str(device).startswith("cuda")
         out = []
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
             for i in range(0, len(X), self.batch_size):
                 batch = torch.from_numpy(self._scaled(X[i:i + self.batch_size])).to(device)
-                out.append(nonlinearity(module(batch)).float().cpu().numpy())
+                # skorch's predict_proba for a cross-entropy criterion: softmax over the last axis
+                out.append(torch.softmax(module(batch), dim=-1).float().cpu().numpy())
         return np.concatenate(out)
 
     def predict(self, X):

@@ -19,7 +19,7 @@ The definition (YAML, or a mapping)::
     window: 2.0                                # s
     step: 1.0                                  # s between window starts
     model: {patch_size: 32, embed_dim: 64, depth: 2, num_heads: 4}
-    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, max_sensors: 32, seed: 42,
+    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, max_sensors: 32, random_state: 42,
                device: auto}                   # auto: CUDA when present, else the CPU
     control: none                              # or shuffled-time: see shuffle_time
     output: results/pretrained/eeg-meg-small
@@ -39,12 +39,13 @@ from time import perf_counter
 import numpy as np
 
 from ..errors import ConfigError, UnknownNameError, check_option
+from ..windows.grid import grid_starts, windows_at
 
 __all__ = ["pretrain", "PretrainResult", "CONTROLS", "shuffle_time"]
 
 KEYS = ("name", "datasets", "recipe", "sfreq", "window", "step", "model", "training", "control", "output")
 TRAINING = {"epochs": 10, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.01, "mask_ratio": 0.5,
-            "max_sensors": 32, "seed": 42, "device": "auto"}
+            "max_sensors": 32, "random_state": 42, "device": "auto"}
 MODEL = ("patch_size", "embed_dim", "depth", "num_heads", "max_patches", "drop_prob")
 CONTROLS = ("none", "shuffled-time")
 logger = logging.getLogger("neurodecode.pretrain")
@@ -143,7 +144,7 @@ def _groups(spec: dict) -> list[_Group]:
                     except ValueError as exc:
                         raise ConfigError(f"{where}: {exc}; pretraining embeds sensors from their positions: add a "
                                           "montage step to the recipe (montage: {name: standard_1020})") from None
-                    starts = np.arange(0, cached.n_times - n_len + 1, n_step)
+                    starts = grid_starts(0, cached.n_times, n_len, n_step)
                     if len(starts):
                         groups.append(_Group(dataset.code, cached.data[picks], sensors, starts))
     if not groups:
@@ -202,11 +203,11 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
     groups = _groups(spec)
     training = spec["training"]
     n_len = int(round(spec["window"] * spec["sfreq"]))
-    rng = np.random.default_rng(training["seed"])
-    torch.manual_seed(training["seed"])
+    rng = np.random.default_rng(training["random_state"])
+    torch.manual_seed(training["random_state"])
     device = ("cuda" if torch.cuda.is_available() else "cpu") if training["device"] == "auto" else training["device"]
     check_device(device)
-    generator = torch.Generator(device=device).manual_seed(training["seed"])
+    generator = torch.Generator(device=device).manual_seed(training["random_state"])
     model = SensorTransformer(n_outputs=1, n_times=n_len, sfreq=spec["sfreq"], **spec["model"]).to(device)
     if n_len // model.patch_size > model.max_patches or n_len < model.patch_size:
         raise ConfigError(f"{spec['where']}: windows of {n_len} samples need 1 to {model.max_patches} patches of "
@@ -220,7 +221,7 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
         total, count = 0.0, 0
         for g, idx in _batches(groups, training["batch_size"], rng):
             group = groups[g]
-            x = np.stack([group.data[:, s:s + n_len] for s in group.starts[idx]]).astype(np.float32)
+            x = windows_at(group.data, group.starts[idx], n_len).astype(np.float32)
             if spec["control"] == "shuffled-time":
                 x = shuffle_time(x, rng)
             sensors = group.sensors

@@ -111,7 +111,7 @@ def get_pipeline(name: str, **params) -> BaseEstimator:
     names = model_names()
     if name not in names:
         raise UnknownNameError("pipeline", name, list(classical_pipelines()) + names)
-    valid = DeepClassifier._get_param_names()
+    valid = sorted(DeepClassifier().get_params(deep=False))
     for key in params:
         if key not in valid and key != "model":
             raise UnknownNameError(f"parameter of network {name}", key, valid)

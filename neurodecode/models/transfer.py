@@ -10,26 +10,28 @@ datasets with different montages must share channels first: put the
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ConfigError
-from .deep import DeepClassifier
 
-__all__ = ["fine_tune", "few_shot_indices", "transfer_curve"]
+__all__ = ["fine_tune", "random_per_class", "transfer_curve"]
 
 
-def few_shot_indices(y, n_per_class: int, seed: int = 0) -> np.ndarray:
+def random_per_class(y, n_per_class: int, *, random_state: int = 0) -> np.ndarray:
     """Indices of ``n_per_class`` randomly drawn trials of every class (sorted).
 
     Examples
     --------
-    >>> few_shot_indices(["a", "b", "a", "b", "a"], 1, seed=0).size
+    >>> random_per_class(["a", "b", "a", "b", "a"], 1, random_state=0).size
     2
     """
     y = np.asarray(y)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     picks = []
     for cls in np.unique(y):
         idx = np.flatnonzero(y == cls)
@@ -39,20 +41,47 @@ def few_shot_indices(y, n_per_class: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def fine_tune(pretrained: DeepClassifier, X, y, max_epochs: int = 30, lr: float = 5e-4,
-              freeze: bool = False, verbose: int = 0) -> DeepClassifier:
-    """Continue training a fitted network on target trials; returns a new estimator.
+def fine_tune(pretrained, X, y, *, max_epochs: int = 30, lr: float = 5e-4, freeze: bool = False,
+              verbose: int = 0):
+    """A copy of a fitted :class:`~neurodecode.models.DeepClassifier` trained further on target trials.
 
-    ``pretrained`` (fitted on the source data) is left unchanged; the other
+    ``pretrained`` (fitted on the source data) is left unchanged and its
+    input scaling is kept; optimiser state and history start afresh. The
     parameters are those of :meth:`DeepClassifier.fine_tune`.
     """
-    if not isinstance(pretrained, DeepClassifier) or not hasattr(pretrained, "net_"):
-        raise ConfigError("fine_tune needs a fitted DeepClassifier; fit it on the source data first")
-    return pretrained.fine_tune(X, y, max_epochs=max_epochs, lr=lr, freeze=freeze, verbose=verbose)
+    if not hasattr(pretrained, "fine_tune"):
+        raise ConfigError(f"fine_tune needs a DeepClassifier, got {type(pretrained).__name__}")
+    check_is_fitted(pretrained, "net_")  # fit it on the source data first
+    X_arr, _, _ = pretrained._signal(X)
+    if X_arr.shape[1:] != (pretrained.n_chans_, pretrained.n_times_):
+        raise ConfigError(
+            f"target windows are {X_arr.shape[1]} ch x {X_arr.shape[2]} samples but the source network "
+            f"expects {pretrained.n_chans_} x {pretrained.n_times_}: harmonise channels and window length"
+        )
+    y = np.asarray(y)
+    unknown = sorted(set(y) - set(pretrained.classes_))
+    if unknown:
+        raise ConfigError(f"target classes {unknown} were not in the source classes {list(pretrained.classes_)}")
+    import torch
+    from skorch.callbacks import LRScheduler
+
+    tuned = copy.deepcopy(pretrained)  # weights only: optimiser state and history start afresh
+    net = tuned.net_
+    schedule = LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=max_epochs)
+    net.set_params(max_epochs=max_epochs, train_split=None, verbose=verbose, optimizer__lr=lr,
+                   callbacks=[("lr_scheduler", schedule)])
+    for name, param in net.module_.named_parameters():
+        param.requires_grad = not freeze or name.startswith("final_layer")
+    net.initialize_callbacks()
+    net.initialize_optimizer()
+    net.initialize_history()
+    net.partial_fit(tuned._scaled(X_arr), np.searchsorted(tuned.classes_, y))
+    tuned.max_epochs = max_epochs
+    return tuned
 
 
-def transfer_curve(estimator: DeepClassifier, source, target, shots=(5, 10, 20, 30), repeats: int = 3,
-                   finetune: dict | None = None, seed: int = 0) -> pd.DataFrame:
+def transfer_curve(estimator, source, target, *, n_per_class=(5, 10, 20, 30), repeats: int = 3,
+                   finetune: dict | None = None, random_state: int = 0) -> pd.DataFrame:
     """Accuracy on held-out target trials: fine-tuned from the source against trained from scratch.
 
     Parameters
@@ -61,30 +90,33 @@ def transfer_curve(estimator: DeepClassifier, source, target, shots=(5, 10, 20, 
         Unfitted template; it is pretrained once on ``source``.
     source, target : tuple of (X, y)
         Pooled source windows; the target subject's windows.
-    shots : iterable of int
-        Calibration trials per class drawn from the target.
+    n_per_class : iterable of int
+        Calibration trials per class, drawn at random from the whole target
+        recording (a learning curve; cross-dataset ``shots`` instead take the
+        first trials of the recording, as a calibration block would).
     repeats : int
-        Random draws per shot count.
+        Random draws per count.
     finetune : dict | None
         Keyword arguments of :func:`fine_tune`.
-    seed : int
+    random_state : int
 
     Returns
     -------
     curve : pandas.DataFrame
-        ``shots``, ``repeat``, ``finetuned``, ``scratch``, ``n_test``.
+        ``n_per_class``, ``repeat``, ``finetuned``, ``scratch``, ``n_test``.
     """
     X_src, y_src = source
     X_tgt, y_tgt = np.asarray(target[0]), np.asarray(target[1])
-    pretrained = clone(estimator).set_params(seed=seed).fit(X_src, y_src)
+    pretrained = clone(estimator).set_params(random_state=random_state).fit(X_src, y_src)
     rows = []
-    for n in shots:
+    for n in n_per_class:
         for r in range(repeats):
-            calib = few_shot_indices(y_tgt, n, seed=seed + 1000 * n + r)
+            calib = random_per_class(y_tgt, n, random_state=random_state + 1000 * n + r)
             test = np.setdiff1d(np.arange(len(y_tgt)), calib)
             tuned = fine_tune(pretrained, X_tgt[calib], y_tgt[calib], **(finetune or {}))
-            scratch = clone(estimator).set_params(seed=seed + r, valid_size=0).fit(X_tgt[calib], y_tgt[calib])
-            rows.append({"shots": n, "repeat": r, "n_test": len(test),
+            scratch = clone(estimator).set_params(random_state=random_state + r, valid_size=0)
+            scratch.fit(X_tgt[calib], y_tgt[calib])
+            rows.append({"n_per_class": n, "repeat": r, "n_test": len(test),
                          "finetuned": float(np.mean(tuned.predict(X_tgt[test]) == y_tgt[test])),
                          "scratch": float(np.mean(scratch.predict(X_tgt[test]) == y_tgt[test]))})
     return pd.DataFrame(rows)

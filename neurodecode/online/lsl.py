@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from ..errors import ConfigError, StreamError
+from ..private_api import paced_player_class
 
 __all__ = ["configure", "find_stream", "play", "recording"]
 
@@ -66,43 +67,6 @@ def find_stream(name: str, timeout: float = 10.0, stype: str | None = None):
                       "e.g. neurodecode replay FILE --name NAME")
 
 
-def _player_class():
-    from mne_lsl.lsl import local_clock
-    from mne_lsl.player import PlayerLSL
-
-    class Player(PlayerLSL):
-        """``PlayerLSL`` that holds its first chunk until a consumer is connected (at most
-        ``wait`` seconds), so a decoder started a moment later misses no sample, and that
-        pushes each chunk when its last sample's timestamp is reached, as an amplifier does.
-
-        PlayerLSL pushes as soon as it starts (a late inlet would miss the first chunks
-        and count samples from another origin), and pushes each chunk one chunk period
-        before the timestamp it gives it (latencies would come out negative).
-        ``_stream``, the body of PlayerLSL's streaming loop, is the one private method used.
-        """
-
-        def __init__(self, *args, wait: float = 30.0, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._wait, self._waited = wait, False
-
-        def _stream(self):
-            if not self._waited:
-                self._waited = True
-                if not self._outlet.wait_for_consumers(self._wait):
-                    logger.warning(f"{self.name}: no consumer after {self._wait:g} s; streaming anyway")
-                if self._outlet_annotations is not None:
-                    self._outlet_annotations.wait_for_consumers(min(self._wait, 2.0))
-                self._target_timestamp = local_clock()
-            # PlayerLSL stamps a chunk's last sample one chunk period ahead and pushes it at once;
-            # an amplifier delivers a chunk once its last sample is acquired, so wait for that stamp
-            lead = self._target_timestamp + self._streaming_delay - local_clock()
-            if lead > 0:
-                time.sleep(lead)
-            return super()._stream()
-
-    return Player
-
-
 def play(raw, name: str, *, chunk_size: int = 10, repeat: int = 1, wait: float = 30.0, block: bool = True):
     """Stream a recording at real-time speed as an LSL stream, with its events as a marker stream.
 
@@ -133,7 +97,7 @@ def play(raw, name: str, *, chunk_size: int = 10, repeat: int = 1, wait: float =
         raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if not isinstance(repeat, int) or repeat < 1:
         raise ConfigError(f"repeat must be a positive integer, got {repeat!r}")
-    player = _player_class()(raw, chunk_size=chunk_size, n_repeat=repeat, name=name, wait=wait,
+    player = paced_player_class()(raw, chunk_size=chunk_size, n_repeat=repeat, name=name, wait=wait,
                              annotations=len(raw.annotations) > 0, source_id=f"neurodecode-{name}")
     player.start()
     if block:

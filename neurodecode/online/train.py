@@ -97,7 +97,7 @@ def train_model(config, *, dataset: str, subject: int, pipeline: str, out, runs=
               "rest": list(ev.rest), "classes": list(classes), "recipe": recipe.to_dict(),
               "input_info": input_info, "dataset": ds.code, "subject": subject, "pipeline": pipeline,
               "evaluation": label, "runs": [f"{s.session}/{s.run}" for s in chosen],
-              "n_training_windows": len(y), "seed": task.seed}
+              "n_training_windows": len(y), "random_state": task.random_state}
     windows = Windows(X, meta, list(chosen[0].ch_names), float(chosen[0].sfreq), recipe_digest=recipe.digest)
     return save_model(est, out, windows, recipe=recipe, online=online)
 

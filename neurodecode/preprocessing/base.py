@@ -112,9 +112,13 @@ class RawStep(Step):
         raise NotImplementedError
 
     def streaming_stage(self, info):
-        """``(process, info_out)`` for a live stream, where ``process`` maps each ``(n_channels, n)`` chunk to
-        the step's output so far; ``None`` lets :class:`~neurodecode.preprocessing.StreamingRecipe` derive it."""
-        return None
+        """``(process, info_out)`` for a live stream: ``process`` maps each ``(n_channels, n)`` chunk to the
+        step's output so far, keeping its state. By default the step must act on each sample alone, and its
+        channel map is measured on probe data (:func:`~neurodecode.preprocessing.stages.linear_stage`);
+        steps with memory override this."""
+        from .stages import linear_stage
+
+        return linear_stage(self, info)
 
 
 class WindowStep(Step):

@@ -78,14 +78,22 @@ class Bandpass(RawStep):
         self.causal = causal
         _check_method(self.name, method, order)
 
-
-
-    def _band(self):
-        return self.l_freq, self.h_freq
-
     def apply(self, raw):
-        lo, hi = self._band()
-        return band_filter(raw, lo, hi, self.method, self.causal, self.order, self.name)
+        return band_filter(raw, self.l_freq, self.h_freq, self.method, self.causal, self.order, self.name)
+
+    def streaming_stage(self, info):
+        """The coefficients MNE designs for the causal filter, run with their state."""
+        from mne.filter import create_filter
+
+        from .stages import FIR, SOS, Rows, iir_sos, probe_raw
+
+        rows = data_channels(info)
+        _check_cutoffs(self.name, probe_raw(info), self.l_freq, self.h_freq)
+        if self.method == "iir":
+            return Rows(rows, SOS(iir_sos(info, self.l_freq, self.h_freq, self.order), len(rows))), info
+        h = create_filter(None, info["sfreq"], self.l_freq, self.h_freq, phase="minimum", fir_design="firwin",
+                          verbose=False)
+        return Rows(rows, FIR(h, len(rows))), info
 
 
 class Highpass(Bandpass):
@@ -98,7 +106,6 @@ class Highpass(Bandpass):
         super().__init__(l_freq, None, method, order, causal)
 
 
-
 class Lowpass(Bandpass):
     """Low-pass filter at ``h_freq`` Hz."""
 
@@ -107,7 +114,6 @@ class Lowpass(Bandpass):
     def __init__(self, h_freq: float = 40.0, method: str = "iir", order: int = 4,
                  causal: bool = False):
         super().__init__(None, h_freq, method, order, causal)
-
 
 
 class Notch(RawStep):
@@ -120,8 +126,6 @@ class Notch(RawStep):
         self.width = width
         self.causal = causal
 
-
-
     def apply(self, raw):
         freqs = np.atleast_1d(np.asarray(self.freqs, dtype=float))
         _check_cutoffs(self.name, raw, *(freqs + self.width / 2))
@@ -133,6 +137,21 @@ class Notch(RawStep):
                        iir_params=dict(order=2, ftype="butter", output="sos"),
                        phase="forward", verbose=False)
         return raw
+
+    def streaming_stage(self, info):
+        """One forward band-stop per frequency, as the causal ``apply`` runs them, with their state."""
+        from .stages import SOS, Rows, iir_sos
+
+        rows = data_channels(info)
+        freqs = np.atleast_1d(np.asarray(self.freqs, dtype=float))
+        filters = [SOS(iir_sos(info, f + self.width / 2, f - self.width / 2, 2), len(rows)) for f in freqs]
+
+        def run(x):
+            for f in filters:
+                x = f(x)
+            return x
+
+        return Rows(rows, run), info
 
 
 class Resample(RawStep):
@@ -151,8 +170,6 @@ class Resample(RawStep):
         self.causal = causal
         if float(sfreq) <= 0:
             raise ConfigError(f"resample: sfreq must be positive, got {sfreq!r}")
-
-
 
     def apply(self, raw):
         if raw.info["sfreq"] == self.sfreq:
@@ -177,6 +194,21 @@ class Resample(RawStep):
         out = mne.io.RawArray(data, info, first_samp=first, verbose=False)
         out.set_annotations(raw.annotations)
         return out
+
+    def streaming_stage(self, info):
+        """The data channels through a :class:`CausalResampler`."""
+        if info["sfreq"] == self.sfreq:
+            return (lambda x: x), info
+        import mne
+
+        from .stages import Resampler
+
+        rows = data_channels(info)
+        out = mne.pick_info(info, rows)
+        with unlocked(out):
+            out["sfreq"] = float(self.sfreq)
+            out["lowpass"] = min(out["lowpass"], self.sfreq / 2)
+        return Resampler(rows, CausalResampler(info["sfreq"], self.sfreq, len(rows))), out
 
 
 class CausalResampler:

@@ -42,6 +42,35 @@ class ExponentialMovingStandardize(RawStep):
             picks="data", channel_wise=False)
         return raw
 
+    def streaming_stage(self, info):
+        """braindecode's ratio of first-order filters, with their state carried over."""
+        from .base import data_channels
+        from .stages import Rows
+
+        rows = data_channels(info)
+        return Rows(rows, _MovingStandardizer(self, len(rows))), info
+
+
+class _MovingStandardizer:
+    """:func:`braindecode.preprocessing.exponential_moving_standardize` chunk by chunk."""
+
+    def __init__(self, step, n_channels: int):
+        self.scale, self.eps, self.a = step.scale, step.eps, 1.0 - step.factor_new
+        self.zn = np.zeros((n_channels, 1))
+        self.zsq = np.zeros((n_channels, 1))
+        self.zd = np.zeros(1)
+
+    def __call__(self, x):
+        from scipy.signal import lfilter
+
+        x = x * self.scale
+        den = [1.0, -self.a]
+        d, self.zd = lfilter([1.0], den, np.ones(x.shape[1]), zi=self.zd)
+        n, self.zn = lfilter([1.0], den, x, axis=1, zi=self.zn)
+        demeaned = x - n / d
+        sq, self.zsq = lfilter([1.0], den, demeaned * demeaned, axis=1, zi=self.zsq)
+        return demeaned / np.maximum(self.eps, np.sqrt(sq / d))
+
 
 class EuclideanAlignment(WindowStep):
     """Re-centre the trial covariances of each group (subject, session) on the identity.

@@ -12,6 +12,7 @@ from ..preprocessing.base import data_channels
 from ..preprocessing.cache import CachedRun
 from ..utils import IDLE
 from .core import METADATA_COLUMNS, Windows
+from .grid import grid_starts, grid_view
 from .labels import bad_spans, label_track, run_events
 
 __all__ = ["trial_windows", "sliding_windows", "preprocessed"]
@@ -248,7 +249,7 @@ def sliding_windows(dataset, subjects=None, *, recipe=None, length: float = 1.0,
         if n_step < 1:
             raise ConfigError(f"step {step} s is shorter than one sample at {sfreq:g} Hz")
         track = label_track(entry, pre.event_id, interval, rest)
-        starts = np.arange(0, entry.n_times - n_len + 1, n_step)
+        starts = grid_starts(0, entry.n_times, n_len, n_step)
         labels, trials = _window_labels(track, starts, n_len, rule, min_overlap)
         plans.append((entry, starts, _meta(subject, session, run, starts, n_len, sfreq,
                                            labels, trials)))
@@ -263,10 +264,7 @@ def sliding_windows(dataset, subjects=None, *, recipe=None, length: float = 1.0,
 def _strided(entry: CachedRun, n_len: int, n_step: int, n_windows: int):
     """Windows of one run as a read-only view (None when the data channels are not contiguous)."""
     picks = _data_picks(entry)
-    if not isinstance(picks, slice):
-        return None
-    view = np.lib.stride_tricks.sliding_window_view(entry.data[picks], n_len, axis=1)
-    return view[:, ::n_step][:, :n_windows].transpose(1, 0, 2)
+    return grid_view(entry.data[picks], n_len, n_step, n_windows) if isinstance(picks, slice) else None
 
 
 def _window_labels(track, starts, n_len, rule, min_overlap):

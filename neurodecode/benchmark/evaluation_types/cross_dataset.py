@@ -128,7 +128,7 @@ class _TransferSession(Session):
 
         paradigm = make_paradigm(task.paradigm)
         self.cross = cross_dataset_evaluation(task.pool, task.paradigm, task.evaluation, paradigm,
-                                              Recipe.coerce(task.recipe), task.seed)
+                                              Recipe.coerce(task.recipe), task.random_state)
         self.sfreq = self.cross.sfreq  # every dataset is resampled to it
         self.chance = 0.5
 
@@ -136,7 +136,7 @@ class _TransferSession(Session):
         return self.cross.evaluate_subject(task.dataset["code"], task.subject, {task.pipeline["name"]: pipeline}), {}
 
 
-def cross_dataset_evaluation(pool, paradigm_spec: dict, evaluation: dict, paradigm, recipe, seed: int = 42):
+def cross_dataset_evaluation(pool, paradigm_spec: dict, evaluation: dict, paradigm, recipe, random_state: int = 42):
     """The :class:`~neurodecode.evaluation.CrossDatasetEvaluation` of a benchmark's cross-dataset
     evaluation over the dataset specs ``pool`` (what the driver checks and a worker runs)."""
     from ...datasets import get_dataset, with_channel_types
@@ -144,7 +144,8 @@ def cross_dataset_evaluation(pool, paradigm_spec: dict, evaluation: dict, paradi
 
     datasets = [with_channel_types(get_dataset(d["name"], subjects=d["subjects"], **d["params"]),
                                    paradigm_spec.get("ch_types")) for d in pool]
-    return CrossDatasetEvaluation(paradigm, datasets, recipe=recipe, random_state=seed, **evaluation["settings"])
+    return CrossDatasetEvaluation(paradigm, datasets, recipe=recipe, random_state=random_state,
+                                  **evaluation["settings"])
 
 
 def by_shots(rows: pd.DataFrame) -> pd.DataFrame:

@@ -86,7 +86,8 @@ class MoabbEvaluation(EvaluationType):
             check_split(self._split(evaluation), evaluation["label"], spec, where)
             with tempfile.TemporaryDirectory() as scratch:
                 try:  # MOABB's own checks: the paradigm against the dataset, its settings
-                    self.build(paradigm, dataset, evaluation["settings"], seed=cfg.seed, scratch=scratch)
+                    self.build(paradigm, dataset, evaluation["settings"], random_state=cfg.random_state,
+                               scratch=scratch)
                 except ConfigError:
                     raise
                 except Exception as exc:  # noqa: BLE001  (whatever MOABB raises is one line)
@@ -101,9 +102,9 @@ class MoabbEvaluation(EvaluationType):
                 return split
         return None
 
-    def build(self, paradigm, dataset, settings: dict, *, seed: int, scratch: str):
+    def build(self, paradigm, dataset, settings: dict, *, random_state: int, scratch: str):
         """The MOABB evaluation object, as :meth:`rows` runs it."""
-        return self.moabb_class(paradigm=paradigm, datasets=[dataset], random_state=seed, hdf5_path=scratch,
+        return self.moabb_class(paradigm=paradigm, datasets=[dataset], random_state=random_state, hdf5_path=scratch,
                                 n_jobs=1, overwrite=True, error_score="raise", **self._settings(settings))
 
     def _settings(self, settings: dict) -> dict:
@@ -119,7 +120,7 @@ class MoabbEvaluation(EvaluationType):
         from ...evaluation.metrics import nmcc
         from ...moabb_api import offline_rows
 
-        return offline_rows(self.moabb_class, paradigm, dataset, pipelines, seed=task.seed,
+        return offline_rows(self.moabb_class, paradigm, dataset, pipelines, random_state=task.random_state,
                             extra_scores={"nmcc": make_scorer(nmcc)}, **self._settings(task.evaluation["settings"]),
                             **extra)
 
@@ -184,7 +185,7 @@ class OfflineEvaluation(MoabbEvaluation):
 
         held_out = task.subject if self.split == "cross-subject" else None
         # nMCC over the N task classes, on MOABB's own folds, beside its score
-        return offline_rows(self.split, paradigm, dataset, pipelines, seed=task.seed, subject=held_out,
+        return offline_rows(self.split, paradigm, dataset, pipelines, random_state=task.random_state, subject=held_out,
                             extra_scores={"nmcc": make_scorer(nmcc)}, **extra)
 
 

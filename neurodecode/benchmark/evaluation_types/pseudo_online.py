@@ -158,7 +158,7 @@ def pseudo_online_evaluation(task, dataset, paradigm, recipe, scratch: str):
         settings["ch_types"] = task.paradigm["ch_types"]
     if task.dataset.get("task_interval") is not None:  # declared per dataset in the benchmark
         settings["task_interval"] = {dataset.code: task.dataset["task_interval"]}
-    return PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.seed, hdf5_path=scratch,
+    return PseudoOnlineEvaluation(paradigm, [dataset], recipe=recipe, random_state=task.random_state, hdf5_path=scratch,
                                   keep_decisions=True, error_score="raise", **settings)
 
 
