@@ -109,7 +109,7 @@ _SAVED: dict[str, str | None] = {}
 
 
 @contextmanager
-def exported(config: Config | None = None) -> Iterator[Config]:
+def exported() -> Iterator[Config]:
     """Export the settings to MNE and MOABB for the duration of the block.
 
     ``MNE_DATA`` and ``MOABB_DOWNLOAD_PROVIDER`` are set from the settings;
@@ -117,15 +117,10 @@ def exported(config: Config | None = None) -> Iterator[Config]:
     writes its results store inside the data root. On leaving the outermost
     block every variable is restored, or removed if it was not set.
 
-    Parameters
-    ----------
-    config : Config | None
-        The settings to export; by default :func:`get_config`.
-
     Yields
     ------
     config : Config
-        The settings that were exported.
+        The settings that were exported (:func:`get_config`).
 
     Examples
     --------
@@ -139,7 +134,7 @@ def exported(config: Config | None = None) -> Iterator[Config]:
     True
     """
     global _EXPORT_DEPTH
-    cfg = config or get_config()
+    cfg = get_config()
     with _EXPORT_LOCK:
         if _EXPORT_DEPTH == 0:
             wanted = {

@@ -30,8 +30,7 @@ from ..errors import DataNotFoundError
 
 __all__ = ["guard_downloads", "ExportedCall", "GuardedLoader", "protect"]
 
-_NETWORK_EVENTS = frozenset({"socket.getaddrinfo", "socket.connect"})
-_EVENTS = _NETWORK_EVENTS | {"os.mkdir"}
+_EVENTS = frozenset({"socket.getaddrinfo", "socket.connect", "os.mkdir"})
 
 
 class _Guard:

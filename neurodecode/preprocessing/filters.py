@@ -186,10 +186,7 @@ class Resample(RawStep):
         last = resampler.last_input(np.arange(data.shape[1]))
         for i in mne.pick_types(raw.info, meg=False, stim=True):
             data[i] = np.maximum.reduceat(full[i], np.r_[0, last[:-1] + 1])
-        info = raw.info.copy()
-        with unlocked(info):
-            info["sfreq"] = float(self.sfreq)
-            info["lowpass"] = min(info["lowpass"], self.sfreq / 2)
+        info = _at_rate(raw.info.copy(), self.sfreq)
         first = int(round(raw.first_samp * resampler.up / resampler.down))
         out = mne.io.RawArray(data, info, first_samp=first, verbose=False)
         out.set_annotations(raw.annotations)
@@ -204,11 +201,16 @@ class Resample(RawStep):
         from .stages import Resampler
 
         rows = data_channels(info)
-        out = mne.pick_info(info, rows)
-        with unlocked(out):
-            out["sfreq"] = float(self.sfreq)
-            out["lowpass"] = min(out["lowpass"], self.sfreq / 2)
+        out = _at_rate(mne.pick_info(info, rows), self.sfreq)
         return Resampler(rows, CausalResampler(info["sfreq"], self.sfreq, len(rows))), out
+
+
+def _at_rate(info, sfreq: float):
+    """``info`` (changed in place) saying the data are now at ``sfreq`` Hz, low-passed below its Nyquist."""
+    with unlocked(info):
+        info["sfreq"] = float(sfreq)
+        info["lowpass"] = min(info["lowpass"], sfreq / 2)
+    return info
 
 
 class CausalResampler:
