@@ -104,7 +104,10 @@ def close_matches(name: str, choices: Iterable[str], n: int = 5) -> list[str]:
 
 
 #: names that neurodecode once used, and what they are called now
-RENAMED = {"seed": "random_state"}
+RENAMED = {
+    "seed": ("random_state", "as in scikit-learn"),
+    "FilterBank": ("WindowFilterBank", "the recipe step is filter_bank, MOABB's own class is PerBandFilterBank"),
+}
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -115,11 +118,12 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     >>> did_you_mean("TS+RL", ["TS+LR", "MDM", "CSP+LDA"])
     'did you mean TS+LR, CSP+LDA?'
     >>> did_you_mean("seed", ["n_trials", "random_state"])
-    'did you mean random_state? (seed was renamed random_state, as in scikit-learn)'
+    'did you mean random_state? (seed was renamed random_state: as in scikit-learn)'
     """
     choices = sorted({str(c) for c in choices})
-    if RENAMED.get(name) in choices:
-        return f"did you mean {RENAMED[name]}? ({name} was renamed {RENAMED[name]}, as in scikit-learn)"
+    new, why = RENAMED.get(name, (None, ""))
+    if new in choices:
+        return f"did you mean {new}? ({name} was renamed {new}: {why})"
     close = close_matches(name, choices)
     if close:
         return f"did you mean {', '.join(close)}?"

@@ -19,6 +19,16 @@ def test_offline_refusal_names_the_file_and_removes_the_folders_it_made(tmp_path
     assert list(tmp_path.iterdir()) == []  # made/by/pooch removed again
 
 
+def test_offline_refusal_is_not_retried_as_a_network_failure(monkeypatch, tmp_path):
+    sleeps = []
+    monkeypatch.setattr(pooch.core.time, "sleep", sleeps.append)
+    files = pooch.create(tmp_path, "https://example.invalid/", registry={"a.fif": None}, retry_if_failed=3)
+    with pytest.raises(DataNotFoundError, match="a network access was refused"), \
+            guard_downloads("Demo", 2, offline=True):
+        files.fetch("a.fif")
+    assert sleeps == []  # pooch would wait 1 + 2 + 3 s before giving up on an OSError
+
+
 def test_offline_guard_holds_in_its_own_thread_only():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -23,17 +23,17 @@ from neurodecode.models import (
     FBCCA,
     TRCA,
     DeepClassifier,
-    FilterBank,
     FilterBankCSP,
+    WindowFilterBank,
 )
 from neurodecode.models.anomaly import AuditRuleScorer, DropAnomalies, PeakToPeakScorer, PotatoScorer, VAEAnomalyScorer
-from neurodecode.models.online import DecisionSmoother, IdleThreshold
+from neurodecode.models.decision import DecisionSmoother, IdleThreshold
 from neurodecode.models.riemann import Covariances, TangentSpace
 
 #: every test here trains a model, runs a benchmark or reads real recordings
 pytestmark = pytest.mark.slow
 
-ESTIMATORS = [Covariances(), TangentSpace(), FilterBank(bands=[[8, 12]], sfreq=128.0), FilterBankCSP(),
+ESTIMATORS = [Covariances(), TangentSpace(), WindowFilterBank(bands=[[8, 12]], sfreq=128.0), FilterBankCSP(),
               CCA(sfreq=128.0), FBCCA(sfreq=128.0), TRCA(sfreq=128.0),
               DeepClassifier("ShallowConvNet", max_epochs=1, sfreq=128.0), IdleThreshold(LogisticRegression()),
               DecisionSmoother(LogisticRegression()), VAEAnomalyScorer(sfreq=128.0, epochs=1), PotatoScorer(),
@@ -83,7 +83,7 @@ EXEMPT = {
         SPARSE: ("check_estimator_sparse_array", "check_estimator_sparse_matrix", "check_estimator_sparse_tag"),
         NAN: ("check_estimators_nan_inf",),
     },
-    "FilterBank": {
+    "WindowFilterBank": {
         TABLE: ("check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
             "check_estimators_dtypes", "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
             "check_estimators_pickle", "check_f_contiguous_array_estimator", "check_fit2d_predict1d",

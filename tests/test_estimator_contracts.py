@@ -14,9 +14,9 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from neurodecode.models import CCA, FBCCA, TRCA, DeepClassifier, FilterBank, FilterBankCSP
+from neurodecode.models import CCA, FBCCA, TRCA, DeepClassifier, FilterBankCSP, WindowFilterBank
 from neurodecode.models.anomaly import AuditRuleScorer, DropAnomalies, PeakToPeakScorer, PotatoScorer, VAEAnomalyScorer
-from neurodecode.models.online import DecisionSmoother, IdleThreshold
+from neurodecode.models.decision import DecisionSmoother, IdleThreshold
 from neurodecode.models.riemann import Covariances, TangentSpace
 
 #: every test here trains a model, runs a benchmark or reads real recordings
@@ -43,7 +43,7 @@ def _ts_lr():
 CASES = {
     "Covariances": (Covariances("oas"), "windows", ["transform"]),
     "TangentSpace": (TangentSpace(), "covariances", ["transform"]),
-    "FilterBank": (FilterBank(bands=[[8, 12], [12, 16]], sfreq=SFREQ), "windows", ["transform"]),
+    "WindowFilterBank": (WindowFilterBank(bands=[[8, 12], [12, 16]], sfreq=SFREQ), "windows", ["transform"]),
     "FilterBankCSP": (FilterBankCSP(), "bands", ["transform"]),
     "CCA": (CCA(sfreq=SFREQ), "windows", ["predict", "predict_proba"]),
     "FBCCA": (FBCCA(sfreq=SFREQ), "windows", ["predict", "predict_proba"]),
@@ -65,8 +65,8 @@ def _data(kind):
     X, y = _windows(labels)
     if kind == "covariances":
         X = Covariances("oas").fit_transform(X)
-    if kind == "bands":  # what FilterBank gives: (n_windows, n_bands, n_channels, n_times)
-        X = FilterBank(bands=[[8, 12], [12, 16]], sfreq=SFREQ).fit_transform(X)
+    if kind == "bands":  # what WindowFilterBank gives: (n_windows, n_bands, n_channels, n_times)
+        X = WindowFilterBank(bands=[[8, 12], [12, 16]], sfreq=SFREQ).fit_transform(X)
     train = np.arange(len(y)) % 4 < 2  # every class on both sides
     return X[train], y[train], X[~train]
 

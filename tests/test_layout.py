@@ -189,6 +189,21 @@ def test_keyword_only_constructors():
         assert len(named) == positional, (cls.__name__, [p.name for p in named])
 
 
+def test_verbose_is_keyword_only():
+    # data_path overrides MOABB's BaseDataset.data_path, whose verbose is positional: callers use MOABB's order.
+    from moabb.datasets.base import BaseDataset
+
+    moabb_order = inspect.signature(BaseDataset.data_path).parameters["verbose"].kind
+    assert moabb_order is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    wrong = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name != "data_path":
+                if "verbose" in [a.arg for a in node.args.posonlyargs + node.args.args]:
+                    wrong.append(f"{name}:{node.name}")
+    assert wrong == []
+
+
 @pytest.mark.slow
 def test_wheel_installs_and_finds_its_definitions(tmp_path):
     """Build the wheel, install it apart from the source tree, and read the shipped definitions."""

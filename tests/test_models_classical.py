@@ -215,6 +215,8 @@ def test_moabb_written_yaml_loads_through_the_same_path(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("name: x\nparadigms: [SSVEP]\npipeline:\n  - name: TangentSpac\n    from: pyriemann.tangentspace\n",
      r"bad\.yml: step 1 \(TangentSpac\): pyriemann.tangentspace has no class 'TangentSpac'; did you mean TangentSpace"),
+    ("name: x\nparadigms: [SSVEP]\npipeline:\n  - name: FilterBank\n    from: neurodecode.models\n",
+     r"has no class 'FilterBank'; did you mean WindowFilterBank\? \(FilterBank was renamed WindowFilterBank"),
     ("name: x\nparadigms: [SSVEP]\npipeline:\n  - name: CCA\n    from: neurodecode.modelz\n",
      r"bad\.yml: step 1 \(CCA\): cannot import module 'neurodecode.modelz'"),
     ("name: x\nparadigms: [SSVEP]\npipeline:\n  - name: CCA\n    from: neurodecode.models\n"

@@ -238,7 +238,7 @@ def test_train_online_and_report_commands(synthetic_model, tmp_path, capsys):
     assert meta["classes"] == ["left_hand", "right_hand"] and meta["runs"] == ["0/0"]
     assert meta["input_info"]["sfreq"] == 128 and len(meta["input_info"].ch_names) == 31
     # the CLI model is the fixture's model: the same fit
-    from neurodecode.models.online import online_parts
+    from neurodecode.models.decision import online_parts
 
     X = np.random.default_rng(0).normal(size=(3, 31, 128)).astype(np.float32) * 1e-5
     cli, fixture = (online_parts(load_model(m).estimator)[0](X) for m in (model, synthetic_model[0]))

@@ -14,7 +14,7 @@ from neurodecode.datasets import SyntheticMI, SyntheticSSVEP
 from neurodecode.errors import ConfigError, InvalidDataError
 from neurodecode.evaluation import PseudoOnlineEvaluation, nmcc, replay, wolpaw_itr
 from neurodecode.models import get_pipeline
-from neurodecode.models.online import DecisionSmoother, IdleThreshold
+from neurodecode.models.decision import DecisionSmoother, IdleThreshold
 from neurodecode.preprocessing import PreprocessedDataset
 from neurodecode.preprocessing.cache import CachedRun
 from neurodecode.windows import label_track

@@ -9,7 +9,8 @@ are removed again, so a read-only data root stays untouched.
 Nothing is patched: the guard watches through Python's audit events
 (``socket.getaddrinfo``, ``socket.connect``, ``os.mkdir``; see
 :func:`sys.addaudithook`) and a filter on pooch's public logger, which names the
-file of every download before it starts. The guard in force is a context
+file of every download before it starts (MOABB's download logger, which
+reports a refused access and goes on, is quieted the same way). The guard in force is a context
 variable, so it applies to the thread that loads and to no other: a Dask worker
 or an LSL stream running beside it keeps its network. The audit hook is added
 once, the first time a guard is entered, and does nothing outside a guard.
@@ -46,6 +47,14 @@ class _Guard:
         return DataNotFoundError(self.dataset, self.subject, self.expected[-1] if self.expected else None, reason)
 
 
+class _Refused(RuntimeError):
+    """A network access refused offline.
+
+    Not an :class:`OSError`: urllib3, requests and pooch would take one for a
+    network failure and retry it after a sleep (pooch waits 1 s, then 2 s...).
+    """
+
+
 _ACTIVE: ContextVar[_Guard | None] = ContextVar("neurodecode_download_guard", default=None)
 _HOOK_LOCK = threading.Lock()
 _HOOKED = False
@@ -63,7 +72,7 @@ def _audit(event: str, args: tuple) -> None:
             guard.created.append(path)
     elif guard.offline:
         guard.refused.append(f"{event}{args[:1]}")
-        raise guard.error("offline mode: a network access was refused")
+        raise _Refused(f"offline mode: {event}{args[:1]} refused")
 
 
 def _install_hook() -> None:
@@ -90,6 +99,22 @@ class _DownloadNames(logging.Filter):
         elif record.msg.startswith("%s file '%s' from") and len(args) == 4:  # Pooch.fetch
             self.guard.expected.append(str(Path(args[3]) / args[1]))
         return not self.guard.offline  # "Downloading ..." and failed retries are moot offline
+
+
+# Loggers that report a refused access as an error and go on (MOABB's OSF file
+# listing); the guard raises the one clear error at its exit instead.
+_REPORTS_REFUSALS = ("moabb.datasets.download",)
+
+
+class _Refusals(logging.Filter):
+    """Drop a record logged in the guard's thread after the guard refused a network access."""
+
+    def __init__(self, guard: _Guard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_ACTIVE.get() is self.guard and self.guard.refused)
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -127,9 +152,11 @@ def guard_downloads(dataset: str, subject, offline: bool):
 
     _install_hook()
     guard = _Guard(dataset, subject, offline)
-    names = _DownloadNames(guard)
+    names, refusals = _DownloadNames(guard), _Refusals(guard)
     token = _ACTIVE.set(guard)
     pooch.get_logger().addFilter(names)
+    for name in _REPORTS_REFUSALS:
+        logging.getLogger(name).addFilter(refusals)
     try:
         with exported():
             yield
@@ -139,14 +166,16 @@ def guard_downloads(dataset: str, subject, offline: bool):
         _remove_empty(guard.created)
         if isinstance(exc, DataNotFoundError):
             raise
-        if guard.refused:  # the refusal, wrapped by requests or urllib3
-            raise guard.error("offline mode: the files would have to be downloaded") from exc
+        if guard.refused:  # our refusal, or what a library made of it
+            raise guard.error("offline mode: a network access was refused") from exc
         if isinstance(exc, _network_errors()):
             raise guard.error(f"download failed: {exc}") from exc
         raise
     finally:
         _ACTIVE.reset(token)
         pooch.get_logger().removeFilter(names)
+        for name in _REPORTS_REFUSALS:
+            logging.getLogger(name).removeFilter(refusals)
 
 
 def _remove_empty(folders: list[str]) -> None:

@@ -120,9 +120,9 @@ def read_recording(path, *, csv: CsvSpec | None = None, units: str | None = None
     if units is not None and units not in UNIT_FACTORS:
         raise ConfigError(f"unknown units {units!r}: choose from {', '.join(UNIT_FACTORS)}")
     if name.endswith(TABLE_EXTENSIONS):
-        raw = _read_table(path, csv or CsvSpec(), units or "uV", verbose)
+        raw = _read_table(path, csv or CsvSpec(), units or "uV", verbose=verbose)
     else:
-        raw = _read_mne(path, reader_kwargs or {}, verbose)
+        raw = _read_mne(path, reader_kwargs or {}, verbose=verbose)
         if units is not None:
             picks = [i for i, t in enumerate(raw.get_channel_types()) if t != "stim"]
             raw.apply_function(lambda x: x * UNIT_FACTORS[units], picks=picks, channel_wise=False)
@@ -130,7 +130,7 @@ def read_recording(path, *, csv: CsvSpec | None = None, units: str | None = None
     return raw
 
 
-def _read_mne(path: Path, reader_kwargs: dict, verbose):
+def _read_mne(path: Path, reader_kwargs: dict, *, verbose):
     import mne
 
     # MNE only warns at its "warning" log level, and a truncation is only a warning.
@@ -181,7 +181,7 @@ def _epochs_to_raw(epochs):
     return raw
 
 
-def _read_table(path: Path, spec: CsvSpec, units: str, verbose):
+def _read_table(path: Path, spec: CsvSpec, units: str, *, verbose):
     import mne
     import pandas as pd
 

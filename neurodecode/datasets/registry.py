@@ -46,7 +46,7 @@ def dataset_names() -> list[str]:
 
 
 @_verbose
-def get_dataset(name: str | Path, subjects: list | None = None, verbose=None, **kwargs):
+def get_dataset(name: str | Path, subjects: list | None = None, *, verbose=None, **kwargs):
     """Return a MOABB-compatible dataset by name, offline-safe.
 
     Parameters
@@ -131,7 +131,7 @@ def _match_code(wanted: str, classes: dict[str, type]) -> str | None:
 
 
 @_verbose
-def available_subjects(dataset, verbose=None) -> list:
+def available_subjects(dataset, *, verbose=None) -> list:
     """Subjects whose files are present on disk, found without touching the network.
 
     For MOABB datasets this asks the dataset's own ``data_path`` (MOABB's and
@@ -201,7 +201,7 @@ def _ranges(values: list) -> str:
 
 
 @_verbose
-def list_datasets(local: bool = False, verbose=None) -> pd.DataFrame:
+def list_datasets(*, local: bool = False, verbose=None) -> pd.DataFrame:
     """Table of known datasets.
 
     Parameters

@@ -21,7 +21,7 @@ from ..config import exported
 from ..datasets.channel_types import expand_types
 from ..errors import ConfigError, UnknownNameError
 from ..moabb_api import BaseEvaluation, FixedTransformer, declared_trial_duration
-from ..models.online import DecisionSmoother, IdleThreshold
+from ..models.decision import DecisionSmoother, IdleThreshold
 from ..models.signal import fill_sfreq
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
 from ..utils import IDLE, atomic_write, natural_key
@@ -83,12 +83,12 @@ class PseudoOnlineEvaluation(BaseEvaluation):
        ``idle="class"`` trains N+1 classes on them, with idle windows drawn at
        random (``random_state``) to ``idle_ratio`` times the mean class size;
        ``idle="threshold"`` trains the N task classes and tunes a confidence
-       threshold (:class:`~neurodecode.models.online.IdleThreshold`) by
+       threshold (:class:`~neurodecode.models.decision.IdleThreshold`) by
        grouped cross-validation on the same training windows.
     3. **Replay.** The held-out run, through the causal variant of the recipe,
        is cut into windows of ``window`` seconds every ``step`` seconds; each
        window is scored alone and is a decision at its end time. Optional
-       smoothing (:class:`~neurodecode.models.online.DecisionSmoother`, or
+       smoothing (:class:`~neurodecode.models.decision.DecisionSmoother`, or
        ``smoothing=``) uses past windows only.
     4. **Splits** (``split``): ``"within-session"``: leave one run out, or for
        a single-run session train on its first ``train_fraction`` and replay
@@ -145,7 +145,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         (default and minimum: one window).
     smoothing : dict | None
         ``{"method": "mean" | "vote", "k": int}``: wraps every pipeline not
-        already a :class:`~neurodecode.models.online.DecisionSmoother`.
+        already a :class:`~neurodecode.models.decision.DecisionSmoother`.
     threshold_cv : int
         Folds to tune the idle threshold.
     timed_windows : int | None

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, InvalidDataError
-from ..models.online import online_parts, posterior_classes
+from ..models.decision import online_parts, posterior_classes
 from ..preprocessing.cache import CachedRun
 from ..utils import IDLE
 from ..windows import LabelTrack, label_track

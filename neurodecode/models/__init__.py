@@ -10,7 +10,8 @@ torch nor MOABB.
 from ..utils import lazy_exports
 
 _EXPORTS = {
-    "DeepClassifier": "deep", "FilterBank": "filterbank", "FilterBankCSP": "filterbank",
+    "DeepClassifier": "deep", "IdleThreshold": "decision", "DecisionSmoother": "decision",
+    "WindowFilterBank": "filterbank", "FilterBankCSP": "filterbank",
     "CCA": "ssvep", "FBCCA": "ssvep", "TRCA": "ssvep",
     "get_pipeline": "registry", "list_pipelines": "registry", "classical_pipelines": "registry",
     "save_model": "persistence", "load_model": "persistence", "SavedModel": "persistence",

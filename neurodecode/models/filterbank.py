@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..errors import ConfigError
 from .signal import as_signal, stimulus_frequencies
 
-__all__ = ["FilterBank", "bandpass"]
+__all__ = ["WindowFilterBank", "bandpass"]
 
 
 def bandpass(X: np.ndarray, sfreq: float, band, order: int = 4) -> np.ndarray:
@@ -33,7 +33,7 @@ def _design(sfreq: float, low: float, high: float, order: int):
     return params["sos"], int(params["padlen"])
 
 
-class FilterBank(TransformerMixin, BaseEstimator):
+class WindowFilterBank(TransformerMixin, BaseEstimator):
     """Band-pass every window in several bands, in MOABB's filter-bank layout.
 
     Parameters
@@ -59,7 +59,7 @@ class FilterBank(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> fb = FilterBank(bands=[(8, 12), (12, 16)], sfreq=128.0)
+    >>> fb = WindowFilterBank(bands=[(8, 12), (12, 16)], sfreq=128.0)
     >>> fb.fit_transform(np.random.default_rng(0).normal(size=(3, 2, 256))).shape
     (3, 2, 256, 2)
     """
@@ -77,13 +77,15 @@ class FilterBank(TransformerMixin, BaseEstimator):
         return self.bands == "ssvep"
 
     def fit(self, X, y=None):
-        _, sfreq = as_signal(X, self.sfreq, "FilterBank")
+        _, sfreq = as_signal(X, self.sfreq, "WindowFilterBank")
         if isinstance(self.bands, str):
             if self.bands != "ssvep":
-                raise ConfigError(f"FilterBank bands must be a list of (low, high) Hz or 'ssvep', got {self.bands!r}")
+                raise ConfigError(f"WindowFilterBank bands must be a list of (low, high) Hz or 'ssvep', "
+                                  f"got {self.bands!r}")
             if y is None:
-                raise ConfigError("FilterBank(bands='ssvep') reads stimulation frequencies from y; fit it with labels")
-            freqs = [f for f in stimulus_frequencies(np.unique(y), None, "FilterBank").values() if f]
+                raise ConfigError("WindowFilterBank(bands='ssvep') reads stimulation frequencies from y; "
+                                  "fit it with labels")
+            freqs = [f for f in stimulus_frequencies(np.unique(y), None, "WindowFilterBank").values() if f]
             half = self.bandwidth / 2
             self.bands_ = [(h * f - half, h * f + half) for h in range(1, self.n_harmonics + 1)
                            for f in sorted(freqs) if h * f + half < sfreq / 2]
@@ -91,12 +93,12 @@ class FilterBank(TransformerMixin, BaseEstimator):
             self.bands_ = [tuple(map(float, b)) for b in self.bands]
             bad = [b for b in self.bands_ if not 0 < b[0] < b[1]]
             if bad:
-                raise ConfigError(f"FilterBank bands must satisfy 0 < low < high Hz, got {bad}")
+                raise ConfigError(f"WindowFilterBank bands must satisfy 0 < low < high Hz, got {bad}")
         return self
 
     def transform(self, X):
         check_is_fitted(self, "bands_")
-        X, sfreq = as_signal(X, self.sfreq, "FilterBank")
+        X, sfreq = as_signal(X, self.sfreq, "WindowFilterBank")
         return np.stack([bandpass(X, sfreq, b, self.order) for b in self.bands_], axis=-1)
 
 

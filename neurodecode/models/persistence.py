@@ -48,10 +48,10 @@ FORMAT = 2
 #: names any other type is refused before anything in it is built.
 TRUSTED = (
     "neurodecode.models.deep.DeepClassifier",
-    "neurodecode.models.filterbank.FilterBank",
+    "neurodecode.models.filterbank.WindowFilterBank",
     "neurodecode.models.filterbank.FilterBankCSP",
-    "neurodecode.models.online.DecisionSmoother",
-    "neurodecode.models.online.IdleThreshold",
+    "neurodecode.models.decision.DecisionSmoother",
+    "neurodecode.models.decision.IdleThreshold",
     "neurodecode.models.riemann.Covariances",
     "neurodecode.models.riemann.TangentSpace",
     "neurodecode.models.ssvep.CCA",

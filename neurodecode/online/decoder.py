@@ -126,7 +126,7 @@ class OnlineDecoder:
     """
 
     def __init__(self, model, *, stall: float = 1.0):
-        from ..models.online import DecisionSmoother, online_parts, posterior_classes
+        from ..models.decision import DecisionSmoother, online_parts, posterior_classes
         from ..models.persistence import SavedModel, load_model
 
         self.model = model if isinstance(model, SavedModel) else load_model(model)

@@ -200,7 +200,7 @@ def find_duplicates(fingerprints: dict, threshold: float = DUPLICATE_R) -> dict:
 
 
 @mne.utils.verbose
-def audit_dataset(dataset, subjects=None, verbose=None) -> pd.DataFrame:
+def audit_dataset(dataset, subjects=None, *, verbose=None) -> pd.DataFrame:
     """Audit every raw run of ``dataset`` (a MOABB dataset); one row per run.
 
     Columns: dataset, subject, session, run, the figures of :func:`audit_run`,

@@ -73,7 +73,7 @@ class PreprocessedDataset(BaseDataset):
         return f"{self.code} subject {subject} session {session} run {run}"
 
     @mne.utils.verbose
-    def runs(self, subject: int, verbose=None) -> dict[str, dict[str, CachedRun]]:
+    def runs(self, subject: int, *, verbose=None) -> dict[str, dict[str, CachedRun]]:
         """``{session: {run: CachedRun}}`` for one subject, computed once and cached."""
         digest = self.recipe.digest
         keys = self._cached_keys(subject, digest)

@@ -14,7 +14,7 @@ from ..errors import ConfigError, InvalidDataError
 from ..private_api import unlocked
 from .base import RawStep, data_channels, where
 
-__all__ = ["Bandpass", "Highpass", "Lowpass", "Notch", "Resample", "Crop", "FilterBank"]
+__all__ = ["Bandpass", "Highpass", "Lowpass", "Notch", "Resample", "Crop", "RawFilterBank"]
 
 _METHODS = ("fir", "iir")
 
@@ -305,7 +305,7 @@ class Crop(RawStep):
         return raw.crop(self.tmin, tmax, verbose=False)
 
 
-class FilterBank(RawStep):
+class RawFilterBank(RawStep):
     """Split every data channel into band-passed copies, one per band (Hz).
 
     Channel ``C3`` becomes ``C3|8-12``, ``C3|12-16`` ..., channel-major.

@@ -172,7 +172,7 @@ class Recipe:
         return Recipe([s.causal_variant() for s in self.steps], name=f"{self.name}-causal")
 
     @mne.utils.verbose
-    def apply_raw(self, raw, copy: bool = True, verbose=None):
+    def apply_raw(self, raw, *, copy: bool = True, verbose=None):
         """Run the raw steps on a continuous recording.
 
         Parameters
