@@ -37,7 +37,8 @@ EXPORTS = {
 
 __all__ = [*EXPORTS, "OFFLINE_EVALUATIONS", "EXPORTS", "SUBCLASS_HOOKS", "any_class_name", "evaluation_class",
            "paradigm_classes", "make_paradigm", "moabb_datasets", "subject_data", "declared_sfreq",
-           "declared_channels", "declared_channel_types", "declared_trial_duration", "offline_rows",
+           "declared_channels", "declared_channel_types", "declared_trial_duration", "declared_trials_per_class",
+           "offline_rows",
            "is_moabb_evaluation"]
 
 #: Private MOABB names neurodecode relies on, and why each is unavoidable.
@@ -168,6 +169,17 @@ def declared_channel_types(dataset) -> list[str] | None:
 def declared_trial_duration(dataset) -> float | None:
     """The trial duration (s) MOABB declares in ``METADATA.experiment.trial_duration``, or None."""
     return _metadata(dataset, "experiment", "trial_duration")
+
+
+def declared_trials_per_class(dataset) -> int | None:
+    """Trials per class and subject a dataset declares: a generated one's settings, else MOABB's
+    ``METADATA.experiment.trials_per_class`` (None when neither says)."""
+    if all(hasattr(dataset, k) for k in ("n_trials", "n_runs", "n_sessions")):
+        return int(dataset.n_trials * dataset.n_runs * dataset.n_sessions)
+    declared = getattr(getattr(getattr(dataset, "METADATA", None), "experiment", None), "trials_per_class", None)
+    if isinstance(declared, dict) and declared:
+        return int(min(declared.values()))
+    return int(declared) if isinstance(declared, (int, float)) else None
 
 
 def offline_rows(split, paradigm, dataset, pipelines: dict, *, random_state: int, subject=None,

@@ -335,7 +335,7 @@ def test_workers_write_nothing_the_driver_writes_their_decisions(tmp_path):
 def test_each_subject_is_loaded_once_for_all_pipelines(tmp_path, monkeypatch):
     """A unit is (dataset, subject, evaluation): one load of the subject serves every pipeline,
     and the store still keeps each pipeline's rows under its own task."""
-    from neurodecode.datasets.synthetic import GeneratedDataset
+    from neurodecode.datasets.generated import GeneratedDataset
     from neurodecode.preprocessing import PreprocessedDataset
 
     source_loads, replay_loads = [], []

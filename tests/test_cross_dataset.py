@@ -291,7 +291,7 @@ def test_faster_flags_planted_bad_channels():
 
 
 def test_synthetic_caps_and_jitter():
-    from neurodecode.datasets.synthetic import CAPS
+    from neurodecode.datasets.caps import CAPS
 
     assert SyntheticMI(montage="bnci2014_001").channels == CAPS["bnci2014_001"]
     assert SyntheticMI(montage="biosemi64").channels[:3] == ["Fp1", "AF7", "AF3"]

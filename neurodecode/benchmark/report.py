@@ -73,7 +73,7 @@ def _interpolated_lines(cfg) -> list[str]:
     if not steps:
         return []
     from ..datasets import get_dataset
-    from ..evaluation.cross_dataset import dataset_channels
+    from ..evaluation.channel_template import dataset_channels
 
     lines = []
     for step in steps:

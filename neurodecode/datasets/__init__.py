@@ -4,8 +4,9 @@ All are MOABB-compatible (subclasses of :class:`moabb.datasets.base.BaseDataset`
 so MOABB's paradigms and evaluations accept them.
 """
 from .channel_types import CH_TYPES, with_channel_types
+from .generated import RunTruth
 from .registry import available_subjects, dataset_names, get_dataset, list_datasets
-from .synthetic import RunTruth, SyntheticMI, SyntheticP300, SyntheticSSVEP
+from .synthetic import SyntheticMI, SyntheticP300, SyntheticSSVEP
 from .synthetic_meg import SyntheticMEG
 
 __all__ = [

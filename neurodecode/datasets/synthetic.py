@@ -18,114 +18,21 @@ Signal model, in µV before conversion to volts:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..moabb_api import BaseDataset, any_class_name
-from ..utils import did_you_mean, digest, progress
+from ..moabb_api import any_class_name
+from .caps import DEFAULT_CHANNELS, cap_channels
+from .generated import GeneratedDataset, RunTruth
 from .montage import standard_montage_name, standard_positions
+from .waveforms import add_outer, blink_waveform, colored_noise, emg_burst, narrowband, poisson_onsets
 
-__all__ = ["blink_waveform", "emg_burst",
-           "SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "RunTruth", "GeneratedDataset", "DEFAULT_CHANNELS",
-           "CAPS", "cap_channels"]
-
-#: 10-20 system plus the 10-10 positions that the three paradigms need.
-DEFAULT_CHANNELS = (
-    "Fp1 Fp2 F7 F3 Fz F4 F8 FC5 FC1 FC2 FC6 T7 C3 Cz C4 T8 "
-    "CP5 CP1 CP2 CP6 P7 P3 Pz P4 P8 PO3 POz PO4 O1 Oz O2"
-).split()
-
-#: Caps of public datasets, by name, for the ``montage`` of the synthetic datasets.
-CAPS = {
-    # BNCI2014-001 (BCI Competition IV 2a): 22 channels at 250 Hz
-    "bnci2014_001": ("Fz FC3 FC1 FCz FC2 FC4 C5 C3 C1 Cz C2 C4 C6 CP3 CP1 CPz CP2 CP4 P1 Pz P2 "
-                     "POz").split(),
-    # PhysionetMI (EEG Motor Movement/Imagery, BCI2000): 64 channels at 160 Hz
-    "physionetmi": ("FC5 FC3 FC1 FCz FC2 FC4 FC6 C5 C3 C1 Cz C2 C4 C6 CP5 CP3 CP1 CPz CP2 CP4 CP6 Fp1 Fpz "
-                    "Fp2 AF7 AF3 AFz AF4 AF8 F7 F5 F3 F1 Fz F2 F4 F6 F8 FT7 FT8 T7 T8 T9 T10 TP7 TP8 P7 P5 "
-                    "P3 P1 Pz P2 P4 P6 P8 PO7 PO3 POz PO4 PO8 O1 Oz O2 Iz").split(),
-}
+__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300"]
 
 _ARTIFACT_RATES = {"blink": 6.0, "emg": 2.0, "pop": 1.0}  # events per minute
-
-
-@dataclass
-class RunTruth:
-    """Ground truth of one synthetic run.
-
-    Attributes
-    ----------
-    events : pandas.DataFrame
-        One row per trial: ``onset`` (s), ``sample``, ``label``, ``duration`` (s).
-    artifacts : pandas.DataFrame
-        One row per artifact: ``kind`` (blink, emg, pop), ``onset`` and
-        ``duration`` (s), ``channels`` (tuple of names).
-    sfreq : float
-        Sampling frequency in Hz.
-    clean : numpy.ndarray | None
-        Brain signal alone (background and task, no artifacts, line noise or
-        drift), in V, shape (n_channels, n_times); only when asked for.
-    """
-
-    events: pd.DataFrame
-    artifacts: pd.DataFrame
-    sfreq: float
-    clean: np.ndarray | None = field(default=None, repr=False)
-
-
-class GeneratedDataset(BaseDataset):
-    """What every generated dataset shares: runs made on demand from a seed, no files, a cache
-    name that digests the generation settings, and ``ground_truth``.
-
-    Subclasses define ``generate_run(subject, session, run, clean=False) -> (raw, RunTruth)``,
-    ``n_runs`` and ``_generation`` (the attributes that change the signals).
-    """
-
-    _generation: tuple = ()
-
-    # -- MOABB interface ---------------------------------------------------
-    def _get_single_subject_data(self, subject):
-        return generate_subject(self, subject)
-
-    def data_path(self, subject, path=None, force_update=False, update_path=None, verbose=None):
-        """Synthetic data has no files: returns an empty list."""
-        return []
-
-    def local_subjects(self) -> list[int]:
-        """Every subject is available: they are generated on demand."""
-        return list(self.subject_list)
-
-    @property
-    def cache_name(self) -> str:
-        """The code and a digest of the generation settings, so that caches of preprocessed
-        runs never mix recordings generated with other settings.
-
-        >>> from neurodecode.datasets import SyntheticMI
-        >>> SyntheticMI(random_state=1).cache_name != SyntheticMI(random_state=2).cache_name
-        True
-        """
-        settings = {k: getattr(self, k) for k in self._generation}
-        return f"{self.code}-{digest(settings, length=8)}"
-
-    def ground_truth(self, subject: int, session: int = 0, run: int = 0, clean: bool = False) -> RunTruth:
-        """Trial timing, artifact segments (if any) and optionally the clean signal of one run.
-
-        Parameters
-        ----------
-        subject, session, run : int
-            Which run (sessions and runs count from 0).
-        clean : bool
-            Also return the artifact-free brain signal.
-
-        Returns
-        -------
-        truth : RunTruth
-        """
-        return self.generate_run(subject, session, run, clean=clean)[1]
 
 
 class _SyntheticBase(GeneratedDataset):
@@ -284,12 +191,12 @@ class _SyntheticBase(GeneratedDataset):
         dist = np.linalg.norm(self._positions[:, None] - self._positions[None], axis=-1)
         mixing = np.exp(-((dist / 0.04) ** 2))
         mixing /= np.linalg.norm(mixing, axis=1, keepdims=True)
-        pink = _colored_noise(rng, (n_ch, n_times), self.sfreq, exponent=1.0, dtype=np.float32)
+        pink = colored_noise(rng, (n_ch, n_times), self.sfreq, exponent=1.0, dtype=np.float32)
         np.matmul((10.0 * mixing).astype(np.float32), pink, out=out)
         del pink
-        alpha = _narrowband(rng, n_times, self.sfreq, traits["alpha"], 1.0)
-        alpha *= 1.0 + 0.5 * _narrowband(rng, n_times, self.sfreq, 0.2, 0.1)  # waxing and waning
-        _add_outer(out, 6.0 * self._pattern("Oz", 0.08), alpha)
+        alpha = narrowband(rng, n_times, self.sfreq, traits["alpha"], 1.0)
+        alpha *= 1.0 + 0.5 * narrowband(rng, n_times, self.sfreq, 0.2, 0.1)  # waxing and waning
+        add_outer(out, 6.0 * self._pattern("Oz", 0.08), alpha)
 
     def _task(self, rng, events, times, traits, out: np.ndarray) -> None:
         """Add the task signal (µV) to ``out``."""
@@ -312,19 +219,19 @@ class _SyntheticBase(GeneratedDataset):
         minutes = n_times / sf / 60.0
         rows = []
         eyes = self._pattern("Fpz", 0.06)
-        for onset in _poisson_onsets(rng, self.artifact_rates["blink"] * minutes, n_times / sf - 0.5):
+        for onset in poisson_onsets(rng, self.artifact_rates["blink"] * minutes, n_times / sf - 0.5):
             width = rng.uniform(0.05, 0.08)  # s, Gaussian sd: a blink lasts ~0.3-0.4 s
             start, stop = int(onset * sf), min(n_times, int((onset + 8 * width) * sf))
             out[:, start:stop] += rng.uniform(80, 150) * np.outer(eyes, blink_waveform(stop - start, width, sf))
             rows.append(("blink", onset, (stop - start) / sf, self._channels_over(eyes)))
-        for onset in _poisson_onsets(rng, self.artifact_rates["emg"] * minutes, n_times / sf - 2.0):
+        for onset in poisson_onsets(rng, self.artifact_rates["emg"] * minutes, n_times / sf - 2.0):
             duration = rng.uniform(0.5, 1.5)
             start, stop = int(onset * sf), min(n_times, int((onset + duration) * sf))
             side = self._pattern("T7" if rng.random() < 0.5 else "T8", 0.05)
             burst = emg_burst(rng, stop - start, sf)  # drawn before the amplitude, as it always was
             out[:, start:stop] += rng.uniform(20, 40) * np.outer(side, burst)
             rows.append(("emg", onset, (stop - start) / sf, self._channels_over(side)))
-        for onset in _poisson_onsets(rng, self.artifact_rates["pop"] * minutes, n_times / sf - 1.0):
+        for onset in poisson_onsets(rng, self.artifact_rates["pop"] * minutes, n_times / sf - 1.0):
             ch = int(rng.integers(n_ch))
             start, stop = int(onset * sf), min(n_times, int((onset + 1.0) * sf))
             decay = np.exp(-np.arange(stop - start) / sf / rng.uniform(0.1, 0.3))
@@ -360,10 +267,10 @@ class SyntheticMI(_SyntheticBase):
         Dataset size. ``n_trials`` is the number of trials per class and run.
     channels : list of str | None
         Electrode names of the standard 10-05 montage; default
-        :data:`DEFAULT_CHANNELS`.
+        :data:`~neurodecode.datasets.caps.DEFAULT_CHANNELS`.
     montage : str | None
         The cap instead of ``channels``: a public dataset's (``"bnci2014_001"``,
-        22 channels; ``"physionetmi"``, 64 channels; see :data:`CAPS`) or an
+        22 channels; ``"physionetmi"``, 64 channels; see :data:`~neurodecode.datasets.caps.CAPS`) or an
         MNE built-in montage (``"biosemi64"``, ``"standard_1020"``...).
     code : str | None
         The dataset's code in results (default the class name); two
@@ -421,9 +328,9 @@ class SyntheticMI(_SyntheticBase):
             rebound = self._envelope(shifted, times, classes, ramp=0.2)
             mu_gain = 1.0 - erd * contra - 0.2 * erd * ipsi
             beta_gain = mu_gain + 0.5 * erd * rebound
-            rhythm = (6.0 * mu_gain * _narrowband(rng, n, self.sfreq, traits["mu"], 1.0)
-                      + 3.0 * beta_gain * _narrowband(rng, n, self.sfreq, traits["beta"], 2.0))
-            _add_outer(out, self._pattern(center, 0.035), rhythm)
+            rhythm = (6.0 * mu_gain * narrowband(rng, n, self.sfreq, traits["mu"], 1.0)
+                      + 3.0 * beta_gain * narrowband(rng, n, self.sfreq, traits["beta"], 2.0))
+            add_outer(out, self._pattern(center, 0.035), rhythm)
 
 
 class SyntheticSSVEP(_SyntheticBase):
@@ -462,7 +369,7 @@ class SyntheticSSVEP(_SyntheticBase):
             for k, gain in enumerate((1.0, 0.5, 0.25), start=1):
                 if k * freq < self.sfreq / 2:
                     response += gain * env * np.sin(2 * np.pi * k * freq * times + rng.uniform(0, 2 * np.pi))
-        _add_outer(out, 2.0 * self.snr * self._pattern("Oz", 0.06), response)
+        add_outer(out, 2.0 * self.snr * self._pattern("Oz", 0.06), response)
 
 
 class SyntheticP300(_SyntheticBase):
@@ -512,81 +419,3 @@ class SyntheticP300(_SyntheticBase):
             jitter = rng.uniform(0.8, 1.2)  # trial-to-trial amplitude variability
             erp = evoked + jitter * target if label == "Target" else evoked
             out[:, start:stop] += erp[:, : stop - start]
-
-
-def cap_channels(montage: str) -> list[str]:
-    """Channel names of a cap: a name in :data:`CAPS` or an MNE built-in montage.
-
-    Examples
-    --------
-    >>> len(cap_channels("bnci2014_001")), len(cap_channels("biosemi64"))
-    (22, 64)
-    """
-    import mne
-
-    if montage in CAPS:
-        return list(CAPS[montage])
-    builtin = mne.channels.get_builtin_montages()
-    if montage not in builtin:
-        raise ConfigError(f"montage: unknown cap {montage!r}: {did_you_mean(montage, [*CAPS, *builtin])}")
-    return list(mne.channels.make_standard_montage(montage).ch_names)
-
-
-def generate_subject(dataset, subject) -> dict:
-    """``{session: {run: raw}}`` of a synthetic subject, generated run by run with a progress bar."""
-    out: dict = {}
-    runs = [(s, r) for s in range(dataset.n_sessions) for r in range(dataset.n_runs)]
-    for session, run in progress(runs, desc=f"{dataset.code} sub-{subject}: generating"):
-        out.setdefault(f"{session}", {})[f"{run}"] = dataset.generate_run(subject, session, run)[0]
-    return out
-
-
-def blink_waveform(n: int, width: float, sfreq: float, center: float | None = None) -> np.ndarray:
-    """A blink as the generator draws it: a Gaussian of ``width`` s (sd), peak 1, centred at ``center`` s
-    (by default 4 sd, so the blink starts from rest).
-
-    Examples
-    --------
-    >>> w = blink_waveform(100, 0.05, 250.0)
-    >>> int(w.argmax()), float(w.max())
-    (50, 1.0)
-    """
-    t = np.arange(n) / sfreq - (4 * width if center is None else center)
-    return np.exp(-0.5 * (t / width) ** 2)
-
-
-def emg_burst(rng, n: int, sfreq: float, *, fmin: float = 20.0, exponent: float = 0.0) -> np.ndarray:
-    """A muscle burst as the generator draws it: white (``exponent`` 0) noise above ``fmin`` Hz under a Hann
-    envelope, unit variance before the envelope."""
-    return _colored_noise(rng, (n,), sfreq, exponent=exponent, fmin=fmin) * np.hanning(n)
-
-
-def _colored_noise(rng, shape, sfreq, exponent=1.0, fmin=0.5, dtype=np.float64):
-    """Gaussian noise with power ~ 1/f**exponent above ``fmin`` Hz, unit variance, in ``dtype``."""
-    n = shape[-1]
-    spectrum = np.fft.rfft(rng.standard_normal(shape, dtype=dtype), axis=-1)
-    freqs = np.fft.rfftfreq(n, 1.0 / sfreq)
-    spectrum *= np.where(freqs >= fmin, np.maximum(freqs, fmin) ** (-exponent / 2), 0.0).astype(dtype)
-    out = np.fft.irfft(spectrum, n=n, axis=-1)
-    del spectrum
-    out /= out.std(axis=-1, keepdims=True)
-    return out
-
-
-def _add_outer(out: np.ndarray, weights: np.ndarray, signal: np.ndarray) -> None:
-    """``out += np.outer(weights, signal)`` row by row, without a (channels, times) temporary."""
-    for row, w in zip(out, weights):
-        row += w * signal
-
-
-def _narrowband(rng, n, sfreq, freq, bandwidth):
-    """Unit-variance noise with a Gaussian spectral peak at ``freq`` Hz."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n, 1.0 / sfreq)
-    out = np.fft.irfft(spectrum * np.exp(-0.5 * ((freqs - freq) / bandwidth) ** 2), n=n)
-    return out / out.std()
-
-
-def _poisson_onsets(rng, expected, t_max):
-    """Sorted onsets (s) of a Poisson process with ``expected`` events on [0, t_max]."""
-    return np.sort(rng.uniform(0.0, max(t_max, 0.0), size=rng.poisson(max(expected, 0.0))))

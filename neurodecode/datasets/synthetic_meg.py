@@ -25,7 +25,8 @@ import pandas as pd
 from ..errors import ConfigError
 from ..private_api import unlocked
 from ..utils import resource_path
-from .synthetic import GeneratedDataset, RunTruth, _colored_noise, _narrowband
+from .generated import GeneratedDataset, RunTruth
+from .waveforms import colored_noise, narrowband
 
 __all__ = ["SyntheticMEG", "neuromag_info"]
 
@@ -178,12 +179,12 @@ class SyntheticMEG(GeneratedDataset):
         times = np.arange(n_times) / self.sfreq
 
         n_src = gain.shape[1]
-        sources = 10e-9 * _colored_noise(rng, (n_src, n_times), self.sfreq, exponent=1.0)  # A·m
-        sources[2:] += 15e-9 * np.stack([_narrowband(rng, n_times, self.sfreq, rng.uniform(9, 11.5), 1.0)
+        sources = 10e-9 * colored_noise(rng, (n_src, n_times), self.sfreq, exponent=1.0)  # A·m
+        sources[2:] += 15e-9 * np.stack([narrowband(rng, n_times, self.sfreq, rng.uniform(9, 11.5), 1.0)
                                          for _ in range(n_src - 2)])
         drop = 1.0 - 1.0 / (1.0 + self.snr)
         for k, side in enumerate(("left", "right")):  # right-hand imagery desynchronises the left cortex
-            rhythm = _narrowband(rng, n_times, self.sfreq, mu, 1.5) + 0.6 * _narrowband(rng, n_times, self.sfreq,
+            rhythm = narrowband(rng, n_times, self.sfreq, mu, 1.5) + 0.6 * narrowband(rng, n_times, self.sfreq,
                                                                                     beta, 2.0)
             contra = "right_hand" if side == "left" else "left_hand"
             env = self._envelope(events, times, contra)

@@ -34,127 +34,17 @@ Folds come from MOABB's :class:`~moabb.evaluations.splitters.CrossDatasetSplitte
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from time import perf_counter
 
 import numpy as np
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError
+from ..moabb_api import declared_trials_per_class
+from .calibration import align_reference, aligned, calibration_plan
+from .channel_template import resolve_template
+from .cross_dataset_settings import check_settings
 
-__all__ = ["CrossDatasetEvaluation", "check_settings", "calibration_plan", "align_reference", "ALIGNMENTS",
-           "CROSS_DATASET"]
-
-ALIGNMENTS = ("euclidean", "none")
-#: The evaluation's ``type`` in benchmark definitions.
-CROSS_DATASET = "cross-dataset"
-
-
-def check_settings(settings: dict, codes: list[str]) -> dict:
-    """Check cross-dataset settings against the dataset codes; return them completed.
-
-    Examples
-    --------
-    >>> check_settings({"shots": [10, 0, 5]}, ["A", "B"])["shots"]
-    [0, 5, 10]
-    """
-    out = dict(settings)
-    shots = out.get("shots", [0])
-    shots = [shots] if isinstance(shots, int) else shots
-    if not isinstance(shots, (list, tuple)) or not shots or not all(
-            isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in shots):
-        raise ConfigError(f"cross-dataset: shots must be a list of trials per class (integers >= 0), got {shots!r}")
-    out["shots"] = sorted(set(shots))
-    if out.get("alignment", "euclidean") not in ALIGNMENTS:
-        raise UnknownNameError("alignment", str(out["alignment"]), ALIGNMENTS)
-    zero = out.get("zero_shot_alignment", 10)
-    if not isinstance(zero, int) or zero < 0:
-        raise ConfigError(f"cross-dataset: zero_shot_alignment is a number of trials (>= 0), got {zero!r}")
-    weight = out.get("target_weight", 0.5)
-    if weight is not None and not 0 < weight < 1:
-        raise ConfigError(f"cross-dataset: target_weight is the target's share of the training weight, "
-                          f"in (0, 1), got {weight!r}")
-    template = out.get("template", "intersection")
-    if isinstance(template, str) and template != "intersection":
-        from ..preprocessing.channels import TEMPLATES
-
-        if template not in TEMPLATES:
-            raise UnknownNameError("channel template", template, ["intersection", *TEMPLATES])
-    elif not isinstance(template, str) and (not isinstance(template, (list, tuple)) or not template):
-        raise ConfigError(f"cross-dataset: template is a name or a list of channel names, got {template!r}")
-    for key in ("source", "target"):
-        names = out.get(key)
-        if names is None:
-            continue
-        names = [names] if isinstance(names, str) else list(names)
-        for name in names:
-            if name not in codes:
-                raise UnknownNameError(f"{key} dataset", name, codes)
-        out[key] = names
-    if len(codes) < 2:
-        raise ConfigError(f"cross-dataset needs at least two datasets, got {codes}")
-    source, target = out.get("source"), out.get("target")
-    if source and target and set(source) & set(target):
-        raise ConfigError(f"cross-dataset: {sorted(set(source) & set(target))} are both source and target")
-    return out
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Which trials of a target subject serve what, by index in recording order."""
-
-    calibration: dict  # shots -> indices of the labelled k-shot trials
-    alignment: dict  # shots -> indices the subject's alignment is fitted on
-    test: np.ndarray
-    block: int  # trials in the calibration block
-
-
-def calibration_plan(y, shots, zero_shot_alignment: int = 10, *, where: str = "") -> Plan:
-    """Split one target subject's trials (in recording order) into calibration and test.
-
-    Examples
-    --------
-    >>> plan = calibration_plan(list("ababbaab"), [0, 1, 2], zero_shot_alignment=2)
-    >>> plan.calibration[1].tolist(), plan.alignment[0].tolist(), plan.test.tolist()
-    ([0, 1], [0, 1], [4, 5, 6, 7])
-    """
-    y = np.asarray(y)
-    classes = [str(c) for c in np.unique(y)]  # plain names in messages
-    top = max(shots)
-    need = zero_shot_alignment if 0 in shots else 0
-    for cls in classes:
-        have = int(np.sum(y == cls))
-        if have < top + 2:
-            raise ConfigError(f"{where}shots={top} needs {top} calibration trials of class {cls!r} and at least "
-                              f"2 more to test, but it has {have}; lower shots")
-    block = need
-    for cls in classes:
-        idx = np.flatnonzero(y == cls)
-        block = max(block, int(idx[top - 1]) + 1 if top else 0)
-    test = np.arange(block, len(y))
-    for cls in classes:
-        if np.sum(y[test] == cls) < 2:
-            raise ConfigError(f"{where}after a calibration block of {block} trials, fewer than 2 trials of class "
-                              f"{cls!r} are left to test; lower shots or zero_shot_alignment")
-    calibration = {k: np.sort(np.concatenate([np.flatnonzero(y == c)[:k] for c in classes])) for k in shots}
-    alignment = dict(calibration)
-    if 0 in shots:
-        alignment[0] = np.arange(zero_shot_alignment)
-    return Plan(calibration, alignment, test, block)
-
-
-def align_reference(X) -> np.ndarray | None:
-    """The Euclidean-alignment whitening matrix fitted on trials ``X`` (None when there are none)."""
-    from ..moabb_api import EuclideanAlignment
-
-    if len(X) == 0:
-        return None
-    # Ledoit-Wolf: channels interpolated by the template leave the sample covariance singular
-    return EuclideanAlignment(estimator="lwf").fit(X).inv_sqrt_ref_
-
-
-def _aligned(reference, X) -> np.ndarray:
-    return np.asarray(X) if reference is None else np.matmul(reference, X)
-
+__all__ = ["CrossDatasetEvaluation"]
 
 class CrossDatasetEvaluation:
     """Train on every subject of the source datasets, test each subject of a held-out target.
@@ -276,7 +166,7 @@ class CrossDatasetEvaluation:
         (datasets that declare none are checked subject by subject as they load)."""
         top = max(self.shots)
         for _, code in self.folds():
-            have = _declared_trials_per_class(self._dataset(code))
+            have = declared_trials_per_class(self._dataset(code))
             if have is not None and top + 2 > have:
                 raise ConfigError(f"cross-dataset: shots={top} needs {top} calibration trials of each class and 2 "
                                   f"more to test, but {code} records {have} per class and subject; lower shots")
@@ -296,39 +186,8 @@ class CrossDatasetEvaluation:
     def template_channels(self) -> list[str]:
         """The template, resolved and checked against the datasets' channels (read once)."""
         if self._template is None:
-            self._template = self._resolve_template()
+            self._template = resolve_template(self.template, self.datasets)
         return list(self._template)
-
-    def _resolve_template(self) -> list[str]:
-        from ..datasets.montage import standard_positions
-        from ..preprocessing.channels import TEMPLATES, canonical_name
-
-        caps = {d.code: dataset_channels(d) for d in self.datasets}
-        if isinstance(self.template, str) and self.template == "intersection":
-            first = caps[self.datasets[0].code][0]
-            shared = set.intersection(*({canonical_name(c) for c in names} for names, _ in caps.values()))
-            channels = [c for c in first if canonical_name(c) in shared]
-            if not channels:
-                raise ConfigError("cross-dataset: the datasets share no channel name; give a template")
-            return channels
-        channels = list(TEMPLATES[self.template]) if isinstance(self.template, str) else list(self.template)
-        positions = {canonical_name(n) for n in standard_positions()}
-        for ch in channels:
-            lacking = [code for code, (names, _) in caps.items()
-                       if canonical_name(ch) not in {canonical_name(n) for n in names}]
-            if not lacking:
-                continue
-            if len(lacking) == len(caps) and canonical_name(ch) not in positions:
-                raise ConfigError(f"cross-dataset: template channel {ch!r} is in no dataset and has no standard "
-                                  "position, so it cannot be interpolated; remove it from the template")
-            if canonical_name(ch) not in positions:
-                raise ConfigError(f"cross-dataset: template channel {ch!r} is missing from {lacking} and has no "
-                                  "standard position to interpolate it from; remove it from the template")
-            blind = [code for code in lacking if not caps[code][1]]
-            if blind:
-                raise ConfigError(f"cross-dataset: template channel {ch!r} is missing from {blind}, whose channels "
-                                  "have no positions to interpolate it from; remove it from the template")
-        return channels
 
     def prepared_paradigm(self):
         """The paradigm every dataset is read through: one rate, one window length, the template recipe."""
@@ -372,7 +231,7 @@ class CrossDatasetEvaluation:
                 if self.alignment == "euclidean":
                     X = X.copy()
                     for idx in meta.groupby(["subject", "session"], sort=False).indices.values():
-                        X[idx] = _aligned(align_reference(X[idx]), X[idx])
+                        X[idx] = aligned(align_reference(X[idx]), X[idx])
                 parts.append((X, y))
             self._sources[key] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
         return self._sources[key]
@@ -422,7 +281,7 @@ class CrossDatasetEvaluation:
             for k in self.shots:
                 fit_idx, align_idx = plan.calibration[k], plan.alignment[k]
                 reference = align_reference(X[align_idx]) if self.alignment == "euclidean" else None
-                Xa = _aligned(reference, X)
+                Xa = aligned(reference, X)
                 self.log_.append({"dataset": target, "subject": subject, "pipeline": name, "shots": k,
                                   "alignment": align_idx if reference is not None else np.array([], int),
                                   "calibration": fit_idx, "test": plan.test})
@@ -466,34 +325,3 @@ def _scratch(estimator):
     """A fresh estimator for a few trials: no validation split to stop early on."""
     params = estimator.get_params()
     return estimator.set_params(valid_size=0) if "valid_size" in params else estimator
-
-
-def _declared_trials_per_class(dataset) -> int | None:
-    """Trials per class and subject a dataset declares: a generated one's settings, else MOABB's
-    ``METADATA.experiment.trials_per_class`` (None when neither says)."""
-    if all(hasattr(dataset, k) for k in ("n_trials", "n_runs", "n_sessions")):
-        return int(dataset.n_trials * dataset.n_runs * dataset.n_sessions)
-    declared = getattr(getattr(getattr(dataset, "METADATA", None), "experiment", None), "trials_per_class", None)
-    if isinstance(declared, dict) and declared:
-        return int(min(declared.values()))
-    return int(declared) if isinstance(declared, (int, float)) else None
-
-
-def dataset_channels(dataset) -> tuple[list[str], bool]:
-    """Channel names of a dataset and whether they have (or standard names give them) positions,
-    from its first subject's first run."""
-    from ..moabb_api import subject_data
-
-    declared = getattr(dataset, "channels", None)
-    if isinstance(declared, list) and declared:  # generated datasets name their cap up front
-        return list(declared), True
-    sessions = subject_data(dataset, dataset.subject_list[0])
-    raw = next(iter(next(iter(sessions.values())).values()))
-    from ..datasets.montage import standard_positions
-    from ..preprocessing.channels import canonical_name
-
-    names = [c for c, t in zip(raw.ch_names, raw.get_channel_types()) if t in ("eeg", "mag", "grad")]
-    located = any(np.isfinite(ch["loc"][:3]).all() and np.any(ch["loc"][:3]) for ch in raw.info["chs"]
-                  if ch["ch_name"] in names)
-    standard = {canonical_name(n) for n in standard_positions()}  # the recipe's montage step gives these
-    return names, bool(located or any(canonical_name(c) in standard for c in names))

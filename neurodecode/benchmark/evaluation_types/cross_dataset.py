@@ -28,7 +28,7 @@ class CrossDatasetType(EvaluationType):
 
     def parse(self, settings, *, where, datasets):
         """Settings with ``source``/``target`` given as dataset codes (names accepted when unique)."""
-        from ...evaluation.cross_dataset import check_settings
+        from ...evaluation.cross_dataset_settings import check_settings
 
         spec = super().parse(settings, where=where, datasets=datasets)
         codes = [d["code"] for d in datasets]

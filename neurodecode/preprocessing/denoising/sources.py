@@ -51,7 +51,7 @@ def eegdenoisenet_eog(folder: str | Path, part: str | None = None):
 def synthetic_eog(rng, n: int, n_times: int = N_TIMES, sfreq: float = SFREQ) -> np.ndarray:
     """``n`` unit-variance ocular segments: 1-3 of the generator's blinks, and half the time a saccade
     (a smoothed step of 30-150 ms), at random places."""
-    from ...datasets.synthetic import blink_waveform
+    from ...datasets.waveforms import blink_waveform
 
     out = np.zeros((n, n_times))
     t = np.arange(n_times) / sfreq
@@ -70,7 +70,7 @@ def synthetic_emg(rng, n: int, n_times: int = N_TIMES, sfreq: float = SFREQ, *, 
     """``n`` unit-variance muscle segments from the generator's burst (white noise above 20 Hz under a Hann
     envelope). ``vary`` also draws the band edge (15-30 Hz), the spectral slope (1/f^-0.5 to 1/f^0.5) and
     the burst length (0.5 s to the whole segment) for training; ``vary=False`` is the generator's own."""
-    from ...datasets.synthetic import emg_burst
+    from ...datasets.waveforms import emg_burst
 
     out = np.zeros((n, n_times))
     for row in out:
