@@ -168,7 +168,7 @@ def _dataset(item, where) -> dict:
     out = {"name": str(spec["name"]), "code": dataset.code, "params": params,
            "subjects": subjects or list(dataset.subject_list), "n_sessions": int(dataset.n_sessions)}
     if spec.get("task_interval") is not None:
-        from ..evaluation.pseudo_online import check_task_interval
+        from ..evaluation.pseudo_online_settings import check_task_interval
 
         out["task_interval"] = _located(f"{where}: dataset {dataset.code}", check_task_interval,
                                         spec["task_interval"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..evaluation.pseudo_online import safe_name
+from ..evaluation.decision_files import safe_name
 from ..utils import atomic_write
 
 __all__ = ["save", "file_name", "timeline_figure", "confusion_figure", "shots_figure"]

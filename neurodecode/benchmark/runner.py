@@ -161,7 +161,7 @@ def _execute(todo: list[Task], store: ResultStore, engine: str, n_jobs: int, sch
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from ..evaluation.pseudo_online import write_decisions
+    from ..evaluation.decision_files import write_decisions
 
     units = build_units(todo)
     if not quiet and units:

@@ -7,7 +7,6 @@ runs (or a later stretch of a single run) are held out, never shuffled windows.
 from __future__ import annotations
 
 import functools
-import math
 import re
 from pathlib import Path
 from time import perf_counter
@@ -15,55 +14,25 @@ from time import perf_counter
 import mne
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 
 from ..config import exported
 from ..datasets.channel_types import expand_types
 from ..errors import ConfigError, UnknownNameError
-from ..moabb_api import BaseEvaluation, FixedTransformer, declared_trial_duration
-from ..models.decision import DecisionSmoother, IdleThreshold
-from ..models.signal import fill_sfreq
+from ..moabb_api import BaseEvaluation, declared_trial_duration
+from ..models.decision import with_online_layers
 from ..preprocessing import PreprocessedDataset, Recipe, RunCache
-from ..utils import IDLE, atomic_write, natural_key
-from ..windows.grid import windows_at
+from ..utils import natural_key
 from ..windows.labels import TaskPeriod
+from .decision_files import decision_file, write_decisions
 from .metrics import METRIC_COLUMNS, decision_metrics
-from .splits import (
-    SPLITS,
-    Fold,
-    cross_session_folds,
-    cross_subject_folds,
-    within_session_folds,
-)
-from .stream import (
-    check_length,
-    check_same_layout,
-    make_stream,
-    replay,
-    training_windows,
-)
+from .online_recipe import online_recipe
+from .pseudo_online_settings import PseudoOnlineSettings, check_settings, check_task_interval
+from .splits import Fold, cross_session_folds, cross_subject_folds, within_session_folds
+from .stream import check_length, check_same_layout, make_stream, replay
+from .training_set import training_set
 
-__all__ = ["PseudoOnlineEvaluation", "safe_name"]
-
-_IDLE_MODES = ("class", "threshold")
-
-
-class PseudoOnlineSettings(FixedTransformer):
-    """Stands for the data path of a pseudo-online evaluation in MOABB's results store.
-
-    Its repr carries every setting that changes the results, so MOABB's
-    results keys change with them.
-    """
-
-    def __init__(self, settings: str):
-        super().__init__()
-        self.settings = settings
-
-    def __repr__(self) -> str:
-        return f"PseudoOnlineSettings({self.settings})"
-
-    def transform(self, X, y=None):
-        return X
+__all__ = ["PseudoOnlineEvaluation"]
 
 
 class PseudoOnlineEvaluation(BaseEvaluation):
@@ -185,8 +154,8 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                  keep_decisions: bool = False, cache: bool | RunCache = True,
                  random_state: int | None = None, overwrite: bool = False,
                  error_score="raise", suffix: str = "", hdf5_path: str | None = None, verbose=None):
-        _check_settings(window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,
-                        smoothing)
+        check_settings(window=window, step=step, idle=idle, split=split, guard=guard, train_step=train_step,
+                       idle_ratio=idle_ratio, train_fraction=train_fraction, gap=gap, smoothing=smoothing)
         self.window, self.step, self.idle, self.rest = float(window), float(step), idle, tuple(rest)
         self.guard, self.split, self.recipe = float(guard), split, Recipe.coerce(recipe)
         self.task_interval = check_task_interval(task_interval)
@@ -267,21 +236,9 @@ class PseudoOnlineEvaluation(BaseEvaluation):
 
     @functools.cached_property
     def online_recipe(self) -> Recipe:
-        """The causal recipe: this evaluation's raw steps, then the paradigm's channels, band and rate."""
-        steps = [{s.name: s.get_params()} for s in self.recipe.raw_steps]
-        tail = [steps.pop()] if steps and "filter_bank" in steps[-1] else []
-        p = self.paradigm
-        steps.append({"pick": {"types": self.ch_types or ["eeg"], "include": getattr(p, "channels", None)}})
-        filters = getattr(p, "filters", None) or []
-        if len(filters) > 1:
-            raise ConfigError(f"{type(p).__name__} has {len(filters)} bands; for a filter bank "
-                              "use a paradigm with one band and a filter_bank recipe step")
-        if filters and any(f is not None for f in filters[0]):
-            lo, hi = filters[0]
-            steps.append({"bandpass": {"l_freq": lo, "h_freq": hi, "method": "iir", "order": 4}})
-        if getattr(p, "resample", None):
-            steps.append({"resample": {"sfreq": float(p.resample)}})
-        return Recipe(steps + tail, name=self.recipe.name).causal()
+        """The causal recipe: this evaluation's raw steps, then the paradigm's channels, band and rate
+        (:func:`~neurodecode.evaluation.online_recipe.online_recipe`)."""
+        return online_recipe(self.recipe, self.paradigm, self.ch_types)
 
     def check_dataset(self, dataset) -> tuple[list, dict, dict]:
         """Task classes, the events that build the truth (with rest) and the other events."""
@@ -351,44 +308,16 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                                          int(round(self.gap * sfreq))))
 
     def training_set(self, fold: Fold, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
-        """``X, y, groups`` and window metadata (stream, start, stop) to train a fold on."""
-        first = fold.train[0]
-        n_len = int(round(self.window * first.sfreq))
-        n_step = max(int(round(self.train_step * first.sfreq)), 1)
-        parts = []
-        for i, stream in enumerate(fold.train):
-            w = training_windows(stream, n_len, n_step)
-            w["stream"] = i
-            parts.append(w)
-        meta = pd.concat(parts, ignore_index=True)
-        task = meta["label"] != IDLE
-        where = f"{first.tag} and the other training runs"
-        if not task.any():
-            raise ConfigError(f"{where}: no window of {self.window:g} s fits inside a trial")
-        idle_rows = np.flatnonzero(~task)
-        if len(idle_rows) == 0:
-            raise ConfigError(f"idle={self.idle!r} needs idle time in the training runs, but "
-                              f"{where} have none (every sample is inside a task interval); declare "
-                              "rest classes with rest=[...] or use a dataset with pauses")
-        n_idle = min(len(idle_rows), math.ceil(self.idle_ratio * task.sum() / len(classes)))
-        rng = np.random.default_rng(self.random_state)
-        keep = np.sort(np.r_[np.flatnonzero(task), rng.choice(idle_rows, n_idle, replace=False)])
-        meta = meta.iloc[keep].reset_index(drop=True)
-        meta["stop"] = meta["start"] + n_len
-        X = np.concatenate([windows_at(fold.train[i].data, g["start"].to_numpy(), n_len)
-                            for i, g in meta.groupby("stream", sort=True)]).astype(np.float32)
-        groups = pd.factorize(pd.Series(list(zip(meta["stream"], meta["group"]))))[0]
-        return X, meta["label"].to_numpy(object), groups, meta
+        """``X, y, groups`` and window metadata (stream, start, stop) to train a fold on
+        (:func:`~neurodecode.evaluation.training_set.training_set` with this evaluation's settings)."""
+        return training_set(fold, window=self.window, train_step=self.train_step, n_classes=len(classes),
+                            idle_ratio=self.idle_ratio, random_state=self.random_state, idle=self.idle)
 
     def prepare(self, pipeline, sfreq: float):
-        """A fresh copy of ``pipeline`` with ``sfreq`` filled in and the online layers added."""
-        est = fill_sfreq(clone(pipeline), sfreq)
-        smoother = est if isinstance(est, DecisionSmoother) else \
-            (DecisionSmoother(None, **self.smoothing) if self.smoothing else None)
-        core = est.estimator if isinstance(est, DecisionSmoother) else est
-        if self.idle == "threshold":
-            core = IdleThreshold(core, cv=self.threshold_cv)
-        return core if smoother is None else clone(smoother).set_params(estimator=core)
+        """A fresh copy of ``pipeline`` with ``sfreq`` filled in and this evaluation's online layers
+        (:func:`~neurodecode.models.decision.with_online_layers`)."""
+        return with_online_layers(pipeline, sfreq, idle=self.idle, smoothing=self.smoothing,
+                                  threshold_cv=self.threshold_cv)
 
     def evaluate_subject(self, dataset, subject, pipelines: dict) -> list[dict]:
         """Rows of one subject for every pipeline (MOABB's dict format, plus our metrics)."""
@@ -430,7 +359,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         row.update(metrics, n_samples_test=len(decisions), task_period=test.track.source)
         table = decisions.assign(dataset=dataset.code, subject=subject, session=test.session,
                                  run=test.run, pipeline=name)
-        name_in_folder = f"{dataset.code}/sub-{subject}_ses-{test.session}_run-{test.run}_{safe_name(name)}.parquet"
+        name_in_folder = decision_file(dataset.code, subject, test.session, test.run, name)
         if self.keep_decisions:
             self.decisions[name_in_folder] = table
         if self.predictions_dir is not None:
@@ -438,55 +367,8 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         return row
 
 
-def write_decisions(table: pd.DataFrame, path: Path) -> Path:
-    """Write one replay's decisions as parquet, atomically (a kill leaves no half file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as tmp:
-        table.to_parquet(tmp, index=False)
-    return path
-
-
-def check_task_interval(value):
-    """``None``, a ``[start, end]`` pair (s after the cue) for every dataset, or ``{code: [start, end]}``."""
-    if value is None:
-        return None
-    items = value.items() if isinstance(value, dict) else [(None, value)]
-    for code, pair in items:
-        where = f"task_interval of {code}" if code else "task_interval"
-        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)):
-            raise ConfigError(f"{where} must be [start, end] in seconds after the cue, got {pair!r}")
-        if pair[0] >= pair[1]:
-            raise ConfigError(f"{where} starts at {pair[0]:g} s and ends at {pair[1]:g} s: the start must "
-                              "come before the end")
-    return {str(k): [float(v) for v in p] for k, p in value.items()} if isinstance(value, dict) \
-        else [float(v) for v in value]
-
-
-def _check_settings(window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,
-                    smoothing) -> None:
-    for name, value in (("window", window), ("step", step), ("train_step", train_step)):
-        if value is not None and not (isinstance(value, (int, float)) and value > 0):
-            raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
-    if idle not in _IDLE_MODES:
-        raise ConfigError(f"idle must be one of {_IDLE_MODES}, got {idle!r}")
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
-    if guard < 0 or idle_ratio <= 0 or (gap is not None and gap < 0):
-        raise ConfigError("guard and gap must be >= 0 seconds and idle_ratio > 0")
-    if not 0 < train_fraction < 1:
-        raise ConfigError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
-    if smoothing is not None and (not isinstance(smoothing, dict) or set(smoothing) - {"method", "k"}):
-        raise ConfigError(f"smoothing must be {{'method': 'mean' | 'vote', 'k': int}}, got {smoothing!r}")
-
-
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def _run_number(stream) -> float:
     return float(stream.run) if _NUMBER.fullmatch(stream.run) else float("nan")
-
-
-def safe_name(name: str) -> str:
-    """``name`` with every run of characters unsafe in file names replaced by ``_``."""
-    return re.sub(r"[^A-Za-z0-9.+=-]+", "_", name)

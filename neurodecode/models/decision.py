@@ -13,8 +13,10 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from ..errors import ConfigError
 from ..utils import IDLE
+from .signal import fill_sfreq
 
-__all__ = ["IdleThreshold", "DecisionSmoother", "posteriors", "online_parts", "posterior_classes"]
+__all__ = ["IdleThreshold", "DecisionSmoother", "posteriors", "online_parts", "posterior_classes",
+           "with_online_layers"]
 
 _METHODS = ("mean", "vote")
 
@@ -213,8 +215,6 @@ def online_parts(estimator):
     classes = np.asarray(estimator.classes_, dtype=object)
     return (lambda X: posteriors(estimator, X)), (lambda P: classes[np.asarray(P).argmax(axis=1)])
 
-
-
 def posterior_classes(estimator) -> list:
     """The classes of the per-window posteriors of :func:`online_parts`."""
     if isinstance(estimator, DecisionSmoother):
@@ -222,3 +222,29 @@ def posterior_classes(estimator) -> list:
     if isinstance(estimator, IdleThreshold):
         estimator = estimator.estimator_
     return [str(c) for c in estimator.classes_]
+
+
+def with_online_layers(pipeline, sfreq: float, *, idle: str = "class", smoothing: dict | None = None,
+                       threshold_cv: int = 3):
+    """A fresh copy of ``pipeline`` with ``sfreq`` filled in and the online layers added.
+
+    ``idle="threshold"`` wraps the classifier in :class:`IdleThreshold`
+    (tuned with ``threshold_cv`` folds); ``smoothing`` (``{"method", "k"}``)
+    wraps the result in :class:`DecisionSmoother`, unless ``pipeline`` is one
+    already, whose own smoothing is kept, outermost.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> est = with_online_layers(LogisticRegression(), 128.0, idle="threshold",
+    ...                          smoothing={"method": "mean", "k": 3})
+    >>> type(est).__name__, type(est.estimator).__name__
+    ('DecisionSmoother', 'IdleThreshold')
+    """
+    est = fill_sfreq(clone(pipeline), sfreq)
+    smoother = est if isinstance(est, DecisionSmoother) else \
+        (DecisionSmoother(None, **smoothing) if smoothing else None)
+    core = est.estimator if isinstance(est, DecisionSmoother) else est
+    if idle == "threshold":
+        core = IdleThreshold(core, cv=threshold_cv)
+    return core if smoother is None else clone(smoother).set_params(estimator=core)

@@ -9,7 +9,7 @@ neither mne-lsl nor torch.
 """
 from ..utils import lazy_exports
 
-_EXPORTS = {"train_model": "train", "OnlineDecoder": "decoder", "DecisionLog": "decoder",
-            "read_decisions": "decoder", "play": "lsl", "find_stream": "lsl", "report_online": "report"}
+_EXPORTS = {"train_model": "train", "OnlineDecoder": "decoder", "DecisionLog": "decision_log",
+            "read_decisions": "decision_log", "play": "lsl", "find_stream": "lsl", "report_online": "report"}
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

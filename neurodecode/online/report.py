@@ -48,7 +48,7 @@ def report_online(path, output=None, step: float | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     from ..benchmark.figures import confusion_figure, save, timeline_figure
-    from .decoder import read_decisions
+    from .decision_log import read_decisions
 
     path = Path(path)
     log = read_decisions(path)

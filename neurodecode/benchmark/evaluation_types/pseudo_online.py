@@ -138,7 +138,7 @@ class _ReplaySession(Session):
         self.online = pseudo_online_evaluation(task, self.dataset, paradigm, Recipe.coerce(task.recipe), scratch)
 
     def evaluate(self, task, pipeline):
-        from ...evaluation.pseudo_online import safe_name
+        from ...evaluation.decision_files import safe_name
 
         rows = self.online.evaluate_subject(self.dataset, task.subject, {task.pipeline["name"]: pipeline})
         folder = Path("predictions") / safe_name(task.evaluation["label"])  # relative: the driver writes
@@ -243,7 +243,7 @@ def _paired_plots(paired: pd.DataFrame, figures) -> list[tuple]:
 
 def _decision_tables(output, rows: pd.DataFrame) -> list[tuple]:
     """``(dataset, evaluation, pipeline, rank, decisions)`` of every scored pipeline, best first."""
-    from ...evaluation.pseudo_online import safe_name
+    from ...evaluation.decision_files import decision_files, safe_name
 
     if rows.empty:
         return []
@@ -251,8 +251,8 @@ def _decision_tables(output, rows: pd.DataFrame) -> list[tuple]:
     means["rank"] = means.groupby(["dataset", "evaluation"])["score"].rank(ascending=False, method="min")
     out = []
     for row in means.itertuples():
-        files = sorted((Path(output) / "predictions" / safe_name(row.evaluation) / row.dataset)
-                       .glob(f"*_{safe_name(row.pipeline)}.parquet"))
+        files = decision_files(Path(output) / "predictions" / safe_name(row.evaluation), row.dataset,
+                               row.pipeline)
         if files:
             out.append((row.dataset, row.evaluation, row.pipeline, row.rank,
                         pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)))
