@@ -35,7 +35,7 @@ EXPORTS = {
     "paradigms": "moabb.paradigms",
 }
 
-__all__ = [*EXPORTS, "OFFLINE_EVALUATIONS", "EXPORTS", "SUBCLASS_HOOKS", "any_class_name", "evaluation_class",
+__all__ = [*EXPORTS, "SPLITS", "EXPORTS", "SUBCLASS_HOOKS", "any_class_name", "evaluation_class",
            "paradigm_classes", "make_paradigm", "moabb_datasets", "subject_data", "declared_sfreq",
            "declared_channels", "declared_channel_types", "declared_trial_duration", "declared_trials_per_class",
            "offline_rows",
@@ -50,10 +50,11 @@ SUBCLASS_HOOKS = {
         "(SetRawAnnotations sets every event's duration to the epoch interval)",
 }
 
-#: MOABB's offline evaluation for each split name.
-OFFLINE_EVALUATIONS = ("within-session", "cross-session", "cross-subject")
+#: MOABB's offline evaluation for each split name; the names are used everywhere (pseudo-online too).
 _EVALUATION_CLASS = {"within-session": "WithinSessionEvaluation", "cross-session": "CrossSessionEvaluation",
                      "cross-subject": "CrossSubjectEvaluation"}
+#: The split names, written once.
+SPLITS = tuple(_EVALUATION_CLASS)
 
 
 def _resolve(target: str):

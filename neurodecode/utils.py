@@ -17,10 +17,37 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 __all__ = ["IDLE", "atomic_write", "write_atomic_bytes", "digest", "natural_key", "close_matches",
-           "did_you_mean", "resource_path", "resource_names", "lazy_exports", "progress"]
+           "did_you_mean", "resource_path", "resource_names", "lazy_exports", "progress", "UNIT_POWERS",
+           "unit_power"]
 
 #: The label of "no task" (rest or no stimulus) in sliding windows and pseudo-online decisions.
 IDLE = "idle"
+
+#: Units a recording file or a stream may declare, as powers of ten of the SI unit (V, T): the one table.
+UNIT_POWERS = {"V": 0, "mV": -3, "uV": -6, "µV": -6, "nV": -9, "T": 0, "fT": -15}
+_UNIT_WORDS = {"volts": "V", "millivolts": "mV", "microvolts": "uV", "nanovolts": "nV", "tesla": "T",
+               "femtotesla": "fT"}
+
+
+def unit_power(unit) -> int | None:
+    """The power of ten of a declared unit, None if unknown.
+
+    ``unit`` is a symbol of :data:`UNIT_POWERS` or its name in any case
+    (``"microvolts"``, as LSL streams often say), or the power itself as text
+    (``"-6"``, LSL's numeric convention).
+
+    Examples
+    --------
+    >>> unit_power("microvolts"), unit_power("uV"), unit_power("-6"), unit_power("volts"), unit_power("furlong")
+    (-6, -6, -6, 0, None)
+    """
+    text = str(unit).strip()
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    symbol = _UNIT_WORDS.get(text.lower(), text)
+    return {k.lower(): v for k, v in UNIT_POWERS.items()}.get(symbol.lower())
 
 
 @contextmanager

@@ -109,6 +109,23 @@ def test_base_helpers_module_is_a_leaf():
     assert _imports("neurodecode.errors", MODULES["neurodecode.errors"], top_level_only=False) == {"neurodecode.utils"}
 
 
+#: A concept written once: a pattern that may appear in one module only (where it is defined).
+WRITTEN_ONCE = {
+    "split names": (r"[\"']within-session[\"']\s*[:,]\s*[\"']?\w*[\"']?\s*,?\s*[\"']cross-session",
+                    "neurodecode.moabb_api"),
+    "chance level": (r"roc_auc[\"']\s*else\s*1", "neurodecode.evaluation.metrics"),
+    "unit table": (r"[\"']microvolts[\"']", "neurodecode.utils"),
+    "window cutting": (r"sliding_window_view", "neurodecode.windows.grid"),
+}
+
+
+@pytest.mark.parametrize("concept", sorted(WRITTEN_ONCE))
+def test_each_concept_is_written_in_one_module(concept):
+    pattern, home = WRITTEN_ONCE[concept]
+    found = sorted(name for name, path in MODULES.items() if re.search(pattern, path.read_text()))
+    assert found == [home]
+
+
 def test_only_the_boundary_module_imports_moabb():
     offenders = []
     for name, path in MODULES.items():

@@ -163,8 +163,9 @@ class EvaluationType:
     def chance(self, paradigm, dataset) -> float:
         """The score of a chance-level decoder: MOABB's metric for the paradigm (0.5 for ROC-AUC,
         1 / classes for accuracy)."""
-        scoring = getattr(paradigm, "scoring", "accuracy")
-        return 0.5 if scoring == "roc_auc" else 1.0 / len(paradigm.used_events(dataset))
+        from ..evaluation.metrics import chance_level
+
+        return chance_level(getattr(paradigm, "scoring", "accuracy"), len(paradigm.used_events(dataset)))
 
     # -- tables and report ----------------------------------------------------------------------
     def leaderboard(self, rows: pd.DataFrame) -> pd.DataFrame:

@@ -19,11 +19,13 @@ from ..errors import (
     UnreadableFileError,
     UnsupportedFormatError,
 )
+from ..utils import UNIT_POWERS
 
 __all__ = ["CsvSpec", "read_recording", "TABLE_EXTENSIONS", "UNIT_FACTORS"]
 
 #: Multiply values in these units by the factor to get volts.
-UNIT_FACTORS = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "nV": 1e-9}
+#: factors to volts of the units a file of EEG may be stored in (from the one table of units)
+UNIT_FACTORS = {u: 10.0 ** p for u, p in UNIT_POWERS.items() if u.endswith("V")}
 
 #: Read here with a column map; every other file goes to ``mne.io.read_raw``, which decides.
 TABLE_EXTENSIONS = (".csv", ".tsv")

@@ -12,7 +12,8 @@ from ..utils import lazy_exports
 
 _EXPORTS = {
     "PseudoOnlineEvaluation": "pseudo_online", "nmcc": "metrics", "wolpaw_itr": "metrics",
-    "decision_metrics": "metrics", "METRIC_COLUMNS": "metrics", "SPLITS": "splits", "Fold": "splits",
+    "decision_metrics": "metrics", "METRIC_COLUMNS": "metrics", "chance_level": "metrics",
+    "SPLITS": "splits", "Fold": "splits",
     "RunStream": "stream", "replay": "stream", "compare_offline": "compare",
     "offline_evaluations": "compare", "side_by_side": "compare", "CrossDatasetEvaluation": "cross_dataset",
     "anomaly_audit": "anomaly", "score_windows": "anomaly", "save_audit": "anomaly_report",

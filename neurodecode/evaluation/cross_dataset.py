@@ -43,6 +43,7 @@ from ..moabb_api import declared_trials_per_class
 from .calibration import align_reference, aligned, calibration_plan
 from .channel_template import resolve_template
 from .cross_dataset_settings import check_settings
+from .metrics import chance_level
 
 __all__ = ["CrossDatasetEvaluation"]
 
@@ -271,7 +272,7 @@ class CrossDatasetEvaluation:
         plan = calibration_plan(y, self.shots, self.zero_shot_alignment if self.alignment == "euclidean" else 0,
                                 where=f"{target} subject {subject}: ")
         scorer = get_scorer(self.paradigm.scoring)
-        chance = 0.5 if self.paradigm.scoring == "roc_auc" else 1.0 / len(self.classes)
+        chance = chance_level(self.paradigm.scoring, len(self.classes))
         rows = []
         for name, pipeline in pipelines.items():
             t0 = perf_counter()

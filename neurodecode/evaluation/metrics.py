@@ -11,12 +11,25 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, matthews_co
 
 from ..utils import IDLE
 
-__all__ = ["nmcc", "wolpaw_itr", "false_activations", "detector_curve", "decision_metrics", "METRIC_COLUMNS"]
+__all__ = ["nmcc", "wolpaw_itr", "false_activations", "detector_curve", "decision_metrics", "METRIC_COLUMNS",
+           "chance_level"]
 
 #: Columns added to MOABB's result rows by pseudo-online evaluations.
 METRIC_COLUMNS = ["mcc", "itr", "itr_window", "fa_per_min", "detection_rate", "accuracy",
                   "balanced_accuracy", "idle_fpr", "task_tpr", "latency_mean", "latency_median",
                   "trial_accuracy", "n_decisions", "infer_mean_ms", "infer_p99_ms", "rtf"]
+
+
+def chance_level(scoring: str, n_classes: int) -> float:
+    """The score of a chance-level decoder under MOABB's ``scoring``: 0.5 for ROC-AUC, else 1 / classes
+    (accuracy on balanced classes). nMCC's chance is 0.5 whatever the classes.
+
+    Examples
+    --------
+    >>> chance_level("roc_auc", 2), chance_level("accuracy", 4)
+    (0.5, 0.25)
+    """
+    return 0.5 if scoring == "roc_auc" else 1.0 / n_classes
 
 
 def nmcc(truth, pred) -> float:

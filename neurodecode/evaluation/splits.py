@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..moabb_api import SPLITS
 from .stream import RunStream
 
 __all__ = ["Fold", "SPLITS", "within_session_folds", "cross_session_folds", "cross_subject_folds"]
-
-SPLITS = ("within-session", "cross-session", "cross-subject")
-
 
 @dataclass
 class Fold:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ChannelMismatchError, ConfigError, StreamError
-from ..utils import IDLE
+from ..utils import IDLE, unit_power
 from .decision_log import DecisionLog
 from .markers import MarkerTruth
 
@@ -17,9 +17,6 @@ __all__ = ["OnlineDecoder"]
 
 logger = logging.getLogger("neurodecode.online")
 
-#: unit multipliers (power of ten) that LSL streams declare, by name
-_UNIT_POWERS = {"volts": 0, "v": 0, "millivolts": -3, "mv": -3, "microvolts": -6, "uv": -6, "µv": -6,
-                "nanovolts": -9, "nv": -9, "tesla": 0, "t": 0, "femtotesla": -15, "ft": -15}
 
 
 class OnlineDecoder:
@@ -94,7 +91,7 @@ class OnlineDecoder:
         if units is None:
             logger.warning(f"{name}: the stream declares no units; reading its samples as V (T for MEG)")
         else:
-            wrong = {wanted[i]: units[c] for i, c in enumerate(cols) if _power(units[c]) != 0}
+            wrong = {wanted[i]: units[c] for i, c in enumerate(cols) if unit_power(units[c]) != 0}
             if wrong:
                 first = list(wrong.items())[:3]
                 raise ChannelMismatchError(f"LSL stream {name!r}", f"{len(wrong)} channel(s) not in V/T "
@@ -285,12 +282,3 @@ class _Watch:
         self.stalled = False
         logger.warning(f"{self.stream}: data again after {gap:.1f} s")
         return gap
-
-
-def _power(unit) -> int | None:
-    """The power of ten of a declared LSL unit (``"0"``, ``"-6"``, ``"microvolts"``...)."""
-    text = str(unit).strip().lower()
-    try:
-        return int(float(text))
-    except ValueError:
-        return _UNIT_POWERS.get(text)

@@ -3,6 +3,7 @@ cross-dataset transfer, each an :class:`~neurodecode.benchmark.EvaluationType` r
 user's own (see :mod:`neurodecode.benchmark.protocol`)."""
 from __future__ import annotations
 
+from ...moabb_api import SPLITS
 from .cross_dataset import CrossDatasetType
 from .moabb_class import MoabbEvaluation, OfflineEvaluation
 from .pseudo_online import PseudoOnlineType
@@ -10,5 +11,4 @@ from .pseudo_online import PseudoOnlineType
 __all__ = ["BUILTIN", "MoabbEvaluation", "OfflineEvaluation", "PseudoOnlineType", "CrossDatasetType"]
 
 #: Registered at the first lookup, in this order (which is also the order of their report sections).
-BUILTIN = (OfflineEvaluation("within-session"), OfflineEvaluation("cross-session"),
-           OfflineEvaluation("cross-subject"), PseudoOnlineType(), CrossDatasetType())
+BUILTIN = (*(OfflineEvaluation(split) for split in SPLITS), PseudoOnlineType(), CrossDatasetType())

@@ -95,9 +95,9 @@ class MoabbEvaluation(EvaluationType):
                                       f"{dataset.code}: {type(exc).__name__}: {exc}") from None
 
     def _split(self, evaluation) -> str | None:
-        from ...moabb_api import evaluation_class
+        from ...moabb_api import SPLITS, evaluation_class
 
-        for split in ("within-session", "cross-session", "cross-subject"):
+        for split in SPLITS:
             if issubclass(self.moabb_class, evaluation_class(split)):
                 return split
         return None

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ConfigError
+from ...moabb_api import SPLITS
 from ..protocol import GROUP, EvaluationType, ReportContext, Section, Session, board
 from .moabb_class import load_dataset
 
@@ -187,7 +188,7 @@ def offline_vs_pseudo_online(rows: pd.DataFrame) -> pd.DataFrame:
     kinds = ok.drop_duplicates("evaluation").set_index("evaluation")
     splits = kinds["split"] if "split" in kinds else pd.Series(np.nan, index=kinds.index)
     out = []
-    for split in ("within-session", "cross-session", "cross-subject"):
+    for split in SPLITS:
         offline_labels = kinds.index[kinds["evaluation_type"] == split]
         online_labels = kinds.index[(kinds["evaluation_type"] == "pseudo-online") & (splits == split)]
         for off_label in offline_labels:
