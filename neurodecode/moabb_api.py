@@ -38,8 +38,7 @@ EXPORTS = {
 __all__ = [*EXPORTS, "SPLITS", "EXPORTS", "SUBCLASS_HOOKS", "any_class_name", "evaluation_class",
            "paradigm_classes", "make_paradigm", "moabb_datasets", "subject_data", "declared_sfreq",
            "declared_channels", "declared_channel_types", "declared_trial_duration", "declared_trials_per_class",
-           "offline_rows",
-           "is_moabb_evaluation"]
+           "offline_rows", "is_moabb_evaluation"]
 
 #: Private MOABB names neurodecode relies on, and why each is unavoidable.
 SUBCLASS_HOOKS = {

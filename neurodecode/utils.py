@@ -44,7 +44,7 @@ def unit_power(unit) -> int | None:
     text = str(unit).strip()
     try:
         return int(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or "nan"/"inf"
         pass
     symbol = _UNIT_WORDS.get(text.lower(), text)
     return {k.lower(): v for k, v in UNIT_POWERS.items()}.get(symbol.lower())

@@ -23,8 +23,7 @@ from ..utils import UNIT_POWERS
 
 __all__ = ["CsvSpec", "read_recording", "TABLE_EXTENSIONS", "UNIT_FACTORS"]
 
-#: Multiply values in these units by the factor to get volts.
-#: factors to volts of the units a file of EEG may be stored in (from the one table of units)
+#: Multiply values in these units by the factor to get volts (from the one table of units).
 UNIT_FACTORS = {u: 10.0 ** p for u, p in UNIT_POWERS.items() if u.endswith("V")}
 
 #: Read here with a column map; every other file goes to ``mne.io.read_raw``, which decides.

@@ -47,6 +47,7 @@ from .metrics import chance_level
 
 __all__ = ["CrossDatasetEvaluation"]
 
+
 class CrossDatasetEvaluation:
     """Train on every subject of the source datasets, test each subject of a held-out target.
 

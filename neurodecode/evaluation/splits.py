@@ -8,6 +8,7 @@ from .stream import RunStream
 
 __all__ = ["Fold", "SPLITS", "within_session_folds", "cross_session_folds", "cross_subject_folds"]
 
+
 @dataclass
 class Fold:
     """Streams to train on and the one stream to replay."""

@@ -215,6 +215,7 @@ def online_parts(estimator):
     classes = np.asarray(estimator.classes_, dtype=object)
     return (lambda X: posteriors(estimator, X)), (lambda P: classes[np.asarray(P).argmax(axis=1)])
 
+
 def posterior_classes(estimator) -> list:
     """The classes of the per-window posteriors of :func:`online_parts`."""
     if isinstance(estimator, DecisionSmoother):

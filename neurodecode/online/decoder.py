@@ -18,7 +18,6 @@ __all__ = ["OnlineDecoder"]
 logger = logging.getLogger("neurodecode.online")
 
 
-
 class OnlineDecoder:
     """Decode a live LSL stream with a model fitted by :func:`~neurodecode.online.train_model`.
 
