@@ -209,9 +209,10 @@ def _run(config, args) -> int:
     result = run_benchmark(config, output=args.output, overwrite=args.overwrite, engine=args.engine,
                            n_jobs=args.n_jobs, scheduler=args.scheduler, quiet=args.quiet)
     board = result.leaderboard
-    cols = [c for c in ("dataset", "evaluation", "pipeline", "shots", "score_mean", "score_std", "n_subjects", "rank",
-                        "score_minus_chance", "nmcc", "itr", "fa_per_min", "detection_rate", "latency_mean",
-                        "idle_fpr", "scratch_mean", "transfer_effect", "p_transfer")
+    cols = [c for c in ("dataset", "evaluation", "pipeline", "shots", "training", "data_length", "score_mean",
+                        "score_std", "n_subjects", "rank", "score_minus_chance", "nmcc", "accuracy", "itr",
+                        "fa_per_min", "detection_rate", "latency_mean", "idle_fpr", "scratch_mean", "transfer_effect",
+                        "p_transfer", "two_stage_gain", "p_two_stage")
             if c in board and not board[c].isna().all()]  # columns no evaluation of this run fills stay out
     if result.leaderboard.empty:
         print("no task succeeded: nothing to rank")

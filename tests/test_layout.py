@@ -248,4 +248,4 @@ def test_wheel_installs_and_finds_its_definitions(tmp_path):
     # run from an empty folder, with the wheel's copy first on the path (not the editable source)
     lines = _python(code, cwd=tmp_path, env={"PYTHONPATH": str(target)}).splitlines()
     assert lines[0] == str(target)
-    assert lines[1:] == ["SyntheticMI True", "MuseVisualP300", "14 Pipeline", "mi-clean"]
+    assert lines[1:] == ["SyntheticMI True", "MuseVisualP300", "16 Pipeline", "mi-clean"]

@@ -25,7 +25,7 @@ from neurodecode.windows import Windows
 #: every test here trains a model, runs a benchmark or reads real recordings
 pytestmark = pytest.mark.slow
 
-SSVEP = {"CCA", "FBCCA", "TRCA", "FB-TS+LR"}
+SSVEP = {"CCA", "FBCCA", "TRCA", "eTRCA", "FB-TS+LR", "SSVEP-DNN"}
 DEEP_PRESETS = sorted(p for p in resource_names("pipelines/deep"))
 
 

@@ -148,7 +148,7 @@ def test_registry_is_built_from_the_shipped_yaml():
 
     pipelines = load_pipelines(PIPELINE_DIR)
     classical = classical_pipelines()
-    assert len(classical) == 14
+    assert len(classical) == 16
     assert set(pipelines) == set(classical) | {"ShallowConvNet", "DeepConvNet", "EEGNet-8,2", "EEGConformer",
                                                "ATCNet", "EEGNeX", "EEGTCNet", "EEGITNet"}
     for name, entry in classical.items():  # the registry reads each file; nothing is written twice

@@ -20,7 +20,8 @@ def check_benchmark(cfg, where: str) -> None:
     ------
     ConfigError
         Frequencies above Nyquist, a dataset the paradigm refuses, a pipeline
-        made for another paradigm, and whatever an evaluation type refuses: a
+        made for another paradigm, a network combining another number of
+        sub-bands than its filter bank gives, and whatever an evaluation type refuses: a
         pseudo-online window longer than a trial, a network whose receptive
         field exceeds the window, a split the dataset cannot provide
         (cross-session with one session, cross-subject with one subject).
@@ -150,9 +151,15 @@ def _nyquist(paradigm, name, recipe, code, sfreq, where) -> None:
 
 def _pipelines_fit(pipelines, paradigm_name, where) -> None:
     from ..models.registry import PARADIGM_KINDS, pipeline_paradigms
+    from .build import build_pipeline
+    from .fits import check_subbands
 
     kind = PARADIGM_KINDS.get(paradigm_name)
     for pipe in pipelines:
+        try:
+            check_subbands(build_pipeline(pipe, None))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: pipeline {pipe['name']}: {exc}") from None
         declared = pipe.get("paradigms") or pipeline_paradigms(pipe["name"])
         if declared is None or paradigm_name in declared:
             continue

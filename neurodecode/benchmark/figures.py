@@ -1,5 +1,5 @@
 """The report's figures that more than one place draws: saving, decisions against the truth,
-confusion matrices and score against shots."""
+confusion matrices, score against shots, and accuracy and ITR against data length."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +9,7 @@ import pandas as pd
 from ..evaluation.decision_files import safe_name
 from ..utils import atomic_write
 
-__all__ = ["save", "file_name", "timeline_figure", "confusion_figure", "shots_figure"]
+__all__ = ["save", "file_name", "timeline_figure", "confusion_figure", "shots_figure", "data_length_figure"]
 
 
 def save(fig, path: Path) -> str:
@@ -80,4 +80,31 @@ def shots_figure(rows: pd.DataFrame, title: str, path: Path) -> str:
     ax.set_ylabel("score on the target's test trials")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
+    return save(fig, path)
+
+
+def data_length_figure(rows: pd.DataFrame, title: str, path: Path) -> str:
+    """The SSVEP speller figure: accuracy (left) and ITR in bits/min (right) against data length (s),
+    one colour per pipeline, one line style per training strategy; mean and standard error over
+    subjects."""
+    import matplotlib.pyplot as plt
+
+    styles = {"subject": "-o", "global": ":^", "two-stage": "--s"}
+    subj = rows.groupby(["pipeline", "training", "data_length", "subject"])[["accuracy", "itr"]].mean().reset_index()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (pipeline, g) in enumerate(subj.groupby("pipeline", sort=False)):
+        for training, style in styles.items():
+            curve = g[g["training"] == training].groupby("data_length")[["accuracy", "itr"]].agg(["mean", "sem"])
+            if curve.empty:
+                continue
+            for ax, column in zip(axes, ("accuracy", "itr")):
+                ax.errorbar(curve.index, curve[(column, "mean")], yerr=curve[(column, "sem")].fillna(0), fmt=style,
+                            color=f"C{i}", capsize=3, label=f"{pipeline} ({training})")
+    axes[0].axhline(1.0 / float(rows["n_classes"].iloc[0]), color="grey", lw=1, ls=":", label="chance")
+    axes[0].set_ylabel("accuracy")
+    axes[1].set_ylabel("ITR (bits/min)")
+    for ax in axes:
+        ax.set_xlabel("data length (s)")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
     return save(fig, path)

@@ -1,10 +1,11 @@
 """What the parts of a benchmark must satisfy together, for evaluation types to check: a split
-the dataset can provide, and networks that accept the windows they will get."""
+the dataset can provide, networks that accept the windows they will get, and filter banks that
+give their networks the sub-bands they combine."""
 from __future__ import annotations
 
 from ..errors import ConfigError
 
-__all__ = ["check_split", "networks_fit", "network_pipelines"]
+__all__ = ["check_split", "networks_fit", "network_pipelines", "check_subbands"]
 
 
 def check_split(split: str | None, label: str, spec: dict, where: str) -> None:
@@ -49,3 +50,41 @@ def _n_channels(dataset) -> int | None:
     if callable(summary) and summary().get("channels"):
         return int(summary()["channels"])
     return declared_channels(dataset)
+
+
+def check_subbands(estimator) -> None:
+    """A channel-major filter bank and the network after it agree on the number of sub-bands.
+
+    Raises
+    ------
+    ConfigError
+        When a network that combines ``n_bands`` sub-bands (its own default, or
+        ``model_params``) follows a filter bank of another number of bands.
+
+    Examples
+    --------
+    >>> from neurodecode.models import get_pipeline
+    >>> check_subbands(get_pipeline("SSVEP-DNN"))
+    >>> check_subbands(get_pipeline("SSVEP-DNN", model_params={"n_bands": 2}))
+    Traceback (most recent call last):
+    ...
+    neurodecode.errors.ConfigError: its filter bank gives 3 sub-bands but SSVEPDNN combines n_bands=2; ...
+    """
+    import inspect
+
+    bands = None
+    for _, step in getattr(estimator, "steps", [("", estimator)]):
+        params = step.get_params(deep=False) if hasattr(step, "get_params") else {}
+        if params.get("layout") == "channels" and isinstance(params.get("bands"), (list, tuple)):
+            bands = len(params["bands"])
+        elif bands is not None and isinstance(params.get("model"), str):
+            from ..models.lookup import model_class
+
+            cls, fixed = model_class(params["model"])
+            declared = inspect.signature(cls.__init__).parameters.get("n_bands")
+            if declared is None:
+                continue
+            wanted = {**fixed, **(params.get("model_params") or {})}.get("n_bands", declared.default)
+            if wanted != bands:
+                raise ConfigError(f"its filter bank gives {bands} sub-bands but {params['model']} combines "
+                                  f"n_bands={wanted}; set model_params: {{n_bands: {bands}}}")

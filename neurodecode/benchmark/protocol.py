@@ -150,9 +150,14 @@ class EvaluationType:
         """Whether a subject's score depends on the other subjects (then they are part of its task)."""
         return False
 
+    def unit_holds_every_subject(self, evaluation: dict) -> bool:
+        """Whether one unit holds every subject of a dataset (:attr:`groups_subjects` unless an
+        evaluation's settings say otherwise: a pseudo-online replay with a global model does)."""
+        return self.groups_subjects
+
     def subjects_loaded(self, task) -> list:
         """The subjects a unit loads for ``task``."""
-        every = self.groups_subjects or self.trains_across_subjects(task.evaluation)
+        every = self.unit_holds_every_subject(task.evaluation) or self.trains_across_subjects(task.evaluation)
         return list(task.dataset["subjects"]) if every else [task.subject]
 
     # -- running --------------------------------------------------------------------------------

@@ -96,13 +96,14 @@ class Unit:
 def build_units(tasks: list[Task]) -> list[Unit]:
     """Group tasks into units of (dataset, subject, evaluation), in the order the tasks come.
 
-    A unit of a type that ``groups_subjects`` (cross-dataset, a MOABB class)
-    holds every subject of its dataset: a cross-dataset source model is
-    trained once for all of them.
+    A unit of an evaluation whose type holds every subject in one unit
+    (cross-dataset, a MOABB class, leave-block-out, a pseudo-online replay
+    with a global model) holds every subject of its dataset: a source or
+    global model is trained once for all of them.
     """
     groups: dict = {}
     for t in tasks:
-        subject = None if type_of_task(t.evaluation).groups_subjects else t.subject
+        subject = None if type_of_task(t.evaluation).unit_holds_every_subject(t.evaluation) else t.subject
         groups.setdefault((digest(t.dataset), subject, digest(t.evaluation)), []).append(t)
     return [Unit(digest([t.id for t in ts]), tuple(ts)) for ts in groups.values()]
 

@@ -6,7 +6,7 @@ so MOABB's paradigms and evaluations accept them.
 from .channel_types import CH_TYPES, with_channel_types
 from .generated import RunTruth
 from .registry import available_subjects, dataset_names, get_dataset, list_datasets
-from .synthetic import SyntheticMI, SyntheticP300, SyntheticSSVEP
+from .synthetic import SyntheticMI, SyntheticP300, SyntheticSpeller, SyntheticSSVEP
 from .synthetic_meg import SyntheticMEG
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "SyntheticMI",
     "SyntheticSSVEP",
     "SyntheticP300",
+    "SyntheticSpeller",
     "SyntheticMEG",
     "with_channel_types",
     "CH_TYPES",

@@ -17,7 +17,7 @@ __all__ = ["get_dataset", "available_subjects", "dataset_names", "list_datasets"
 #: Dataset definition files (YAML) shipped inside the package.
 DEFINITIONS_DIR = resource_path("datasets")
 
-_SYNTHETIC = ("SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "SyntheticMEG")
+_SYNTHETIC = ("SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "SyntheticSpeller", "SyntheticMEG")
 
 
 def _key(name: str) -> str:
@@ -54,7 +54,7 @@ def get_dataset(name: str | Path, subjects: list | None = None, *, verbose=None,
     name : str | Path
         A MOABB dataset class name or code (``"Kalunga2016"``, ``"BNCI2014-001"``;
         case, ``-`` and ``_`` are ignored), a synthetic preset
-        (``"SyntheticMI"``, ``"SyntheticSSVEP"``, ``"SyntheticP300"``), the stem
+        (``"SyntheticMI"``, ``"SyntheticSSVEP"``, ``"SyntheticP300"``, ``"SyntheticSpeller"``), the stem
         of a definition file shipped in the package (``MuseVisualP300``), or a path to a YAML definition.
     subjects : list | None
         Restrict the dataset to these subjects.

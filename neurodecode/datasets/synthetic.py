@@ -30,7 +30,7 @@ from .generated import GeneratedDataset, RunTruth
 from .montage import standard_montage_name, standard_positions
 from .waveforms import add_outer, blink_waveform, colored_noise, emg_burst, narrowband, poisson_onsets
 
-__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300"]
+__all__ = ["SyntheticMI", "SyntheticSSVEP", "SyntheticP300", "SyntheticSpeller"]
 
 _ARTIFACT_RATES = {"blink": 6.0, "emg": 2.0, "pop": 1.0}  # events per minute
 
@@ -147,6 +147,7 @@ class _SyntheticBase(GeneratedDataset):
             "beta": subject_rng.uniform(18.0, 24.0),
             "latency": subject_rng.uniform(0.30, 0.38),
             "shift": subject_rng.normal(size=(3, 3)),  # drawn last: earlier traits keep their values
+            "subject": subject,  # for traits of one paradigm only, drawn from their own generator
         }
         events = self._schedule(rng)
         n_times = int(np.ceil((events["onset"].iloc[-1] + self._interval[1] + self._tail) * self.sfreq))
@@ -370,6 +371,76 @@ class SyntheticSSVEP(_SyntheticBase):
                 if k * freq < self.sfreq / 2:
                     response += gain * env * np.sin(2 * np.pi * k * freq * times + rng.uniform(0, 2 * np.pi))
         add_outer(out, 2.0 * self.snr * self._pattern("Oz", 0.06), response)
+
+
+class SyntheticSpeller(_SyntheticBase):
+    """A synthetic 40-target SSVEP speller shaped like the Tsinghua Benchmark (Wang et al. 2017).
+
+    Joint frequency-phase modulation: target ``k`` (0-39) flickers at
+    ``8 + 0.2 k`` Hz with phase ``0.5 pi k`` (mod 2 pi). Each run is a block
+    with one trial of every target in random order, a cue (gaze shift) of
+    0.5-0.7 s before each, as in the Benchmark's 6 blocks of 9 occipital
+    channels at 250 Hz. The response is phase-locked to the stimulus and
+    starts after the subject's visual latency (0.12-0.16 s); subjects differ in
+    latency, amplitude (x0.5-1.5), harmonic weights and phases, and where over
+    occipital cortex the response peaks. Class names are the frequencies, as
+    MOABB's SSVEP paradigm expects.
+
+    Parameters are those of :class:`SyntheticMI` (without ``feet``), with
+    ``n_runs`` the number of blocks and ``n_trials`` trials per target and block.
+
+    Examples
+    --------
+    >>> from neurodecode.datasets import SyntheticSpeller
+    >>> d = SyntheticSpeller(n_subjects=1)
+    >>> len(d.event_id), list(d.event_id)[:3], d.channels[:3]
+    (40, ['8', '8.2', '8.4'], ['Pz', 'PO5', 'PO3'])
+    """
+
+    _paradigm = "ssvep"
+    _interval = [0, 1.5]
+    #: the Tsinghua Benchmark's 9 channels
+    CHANNELS = ("Pz", "PO5", "PO3", "POz", "PO4", "PO6", "O1", "Oz", "O2")
+    FREQUENCIES = tuple(round(8.0 + 0.2 * k, 1) for k in range(40))
+
+    def __init__(self, *, n_subjects=8, n_sessions=1, n_runs=6, n_trials=1, channels=None, sfreq=250.0, snr=1.0,
+                 artifact_rates=None, line_freq=50.0, random_state=42, montage=None, code=None):
+        self._events = {f"{f:g}": k + 1 for k, f in enumerate(self.FREQUENCIES)}
+        if channels is None and montage is None:
+            channels = list(self.CHANNELS)
+        super().__init__(n_subjects=n_subjects, n_sessions=n_sessions, n_runs=n_runs, n_trials=n_trials,
+                         channels=channels, sfreq=sfreq, snr=snr, artifact_rates=artifact_rates,
+                         line_freq=line_freq, random_state=random_state, montage=montage, code=code)
+
+    def _schedule(self, rng) -> pd.DataFrame:
+        labels = rng.permutation(np.repeat(list(self._events), self.n_trials))
+        gaps = rng.uniform(0.5, 0.7, size=len(labels))  # the cue: the gaze moves to the next target
+        onsets = self._lead + np.cumsum(gaps) + np.arange(len(labels)) * self._interval[1]
+        return pd.DataFrame({"onset": onsets, "label": labels, "duration": self._interval[1]})
+
+    def _background(self, rng, n_times, traits, out: np.ndarray) -> None:
+        """The shared background, plus independent sensor noise (2 µV RMS): the Benchmark's 9 channels
+        sit within a few cm, and without it their noise would be almost one signal."""
+        super()._background(rng, n_times, traits, out)
+        out += rng.normal(0.0, 2.0, size=out.shape).astype(np.float32)
+
+    def _task(self, rng, events, times, traits, out):
+        own = np.random.default_rng([self.random_state, traits["subject"], 40])  # speller traits, per subject
+        latency, gain = own.uniform(0.12, 0.16), own.uniform(0.5, 1.5)
+        weights, lags = np.array([1.0, 0.6, 0.35]) * own.uniform(0.7, 1.3, 3), own.uniform(0, 2 * np.pi, 3)
+        center = standard_positions()["Oz"] + 0.01 * own.normal(size=3)
+        phases = {label: 0.5 * np.pi * (k - 1) for label, k in self._events.items()}
+        response = np.zeros_like(times)
+        for onset, label in events[["onset", "label"]].itertuples(index=False):
+            start = int(np.floor((onset + latency) * self.sfreq))
+            stop = min(len(times), int(np.ceil((onset + self._interval[1] + latency) * self.sfreq)))
+            t = times[start:stop] - onset - latency
+            ramp = np.clip(t / 0.02, 0, 1) * rng.uniform(0.8, 1.2)  # trial-to-trial amplitude
+            freq = float(label)
+            for h, (w, lag) in enumerate(zip(weights, lags), start=1):
+                if h * freq < self.sfreq / 2:
+                    response[start:stop] += ramp * w * np.sin(2 * np.pi * h * freq * t + h * phases[label] + lag)
+        add_outer(out, 16.0 * gain * self.snr * self._pattern(center, 0.06), response)
 
 
 class SyntheticP300(_SyntheticBase):

@@ -54,6 +54,11 @@ class PseudoOnlineEvaluation(BaseEvaluation):
        ``idle="threshold"`` trains the N task classes and tunes a confidence
        threshold (:class:`~neurodecode.models.decision.IdleThreshold`) by
        grouped cross-validation on the same training windows.
+       ``training="global"`` fits one model per replayed run name on those
+       windows from every subject's runs but that one (within-session only),
+       shared by every subject; ``"two-stage"`` fine-tunes a copy of it on
+       the subject's own training runs (Guney et al. 2022; networks only).
+       No window of the replayed run reaches either stage.
     3. **Replay.** The held-out run, through the causal variant of the recipe,
        is cut into windows of ``window`` seconds every ``step`` seconds; each
        window is scored alone and is a decision at its end time. Optional
@@ -117,6 +122,11 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         already a :class:`~neurodecode.models.decision.DecisionSmoother`.
     threshold_cv : int
         Folds to tune the idle threshold.
+    training : "subject" | "global" | "two-stage"
+        Who the model is trained on (see Training); rows carry it.
+    finetune : dict | None
+        Settings of the second stage (``max_epochs``, ``lr``, ``freeze`` of
+        :meth:`~neurodecode.models.DeepClassifier.fine_tune`).
     timed_windows : int | None
         Windows per replay scored alone and timed (``None``: all); see
         :func:`~neurodecode.evaluation.replay`.
@@ -150,12 +160,16 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                  recipe=None, ch_types=None, task_interval=None, train_step: float | None = None,
                  idle_ratio: float = 1.0,
                  train_fraction: float = 0.5, gap: float | None = None, smoothing: dict | None = None,
-                 threshold_cv: int = 3, timed_windows: int | None = 200, predictions_dir=None,
+                 threshold_cv: int = 3, training: str = "subject", finetune: dict | None = None,
+                 timed_windows: int | None = 200, predictions_dir=None,
                  keep_decisions: bool = False, cache: bool | RunCache = True,
                  random_state: int | None = None, overwrite: bool = False,
                  error_score="raise", suffix: str = "", hdf5_path: str | None = None, verbose=None):
         check_settings(window=window, step=step, idle=idle, split=split, guard=guard, train_step=train_step,
-                       idle_ratio=idle_ratio, train_fraction=train_fraction, gap=gap, smoothing=smoothing)
+                       idle_ratio=idle_ratio, train_fraction=train_fraction, gap=gap, smoothing=smoothing,
+                       training=training, finetune=finetune)
+        self.training, self.finetune = training, dict(finetune or {})
+        self._global: dict = {}  # (pipeline, session, run) -> the global model of that replayed run
         self.window, self.step, self.idle, self.rest = float(window), float(step), idle, tuple(rest)
         self.guard, self.split, self.recipe = float(guard), split, Recipe.coerce(recipe)
         self.task_interval = check_task_interval(task_interval)
@@ -176,6 +190,7 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         # loaded runs, kept so several pipelines read a subject once; one subject at a time,
         # except cross-subject, whose folds all need every subject
         self._streams: dict = {}
+        self._everyone: dict = {}  # every subject's runs, for global models
         with exported():  # without hdf5_path, MOABB's results store goes to our results folder
             super().__init__(paradigm=paradigm, datasets=datasets, random_state=random_state,
                              overwrite=overwrite, error_score=error_score, suffix=suffix,
@@ -232,6 +247,8 @@ class PseudoOnlineEvaluation(BaseEvaluation):
         keys = ("window", "step", "idle", "rest", "guard", "split", "ch_types", "task_interval", "train_step",
                 "idle_ratio", "train_fraction", "gap", "smoothing", "threshold_cv", "random_state")
         text = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
+        if self.training != "subject":  # absent for subject training: earlier stores keep their keys
+            text += f", training={self.training!r}, finetune={self.finetune!r}"
         return PseudoOnlineSettings(f"{text}, recipe={self.online_recipe.digest}")
 
     @functools.cached_property
@@ -333,19 +350,63 @@ class PseudoOnlineEvaluation(BaseEvaluation):
                 raise ConfigError(f"step {self.step:g} s is shorter than one sample at "
                                   f"{test.sfreq:g} Hz")
             for name, pipeline in pipelines.items():
+                trained = None if self.training == "subject" else \
+                    functools.partial(self._trained, dataset, fold, name, pipeline, classes, X, y)
                 rows.append(self._run(dataset, subject, name, pipeline, X, y, groups, test,
-                                      n_len, n_step, len(classes) + 1))
+                                      n_len, n_step, len(classes) + 1, trained))
         return rows
 
-    def _run(self, dataset, subject, name, pipeline, X, y, groups, test, n_len, n_step, n_classes):
+    def _trained(self, dataset, fold: Fold, name: str, pipeline, classes, X, y):
+        """``(model, seconds, n_windows)`` of a global or two-stage fold: the global model of the
+        replayed run name, fitted once on every subject's other runs, fine-tuned on ``X, y`` for two-stage."""
+        from ..models.transfer import fine_tuned
+
+        key = (name, fold.test.session, fold.test.run)
+        if key not in self._global:
+            self._global = {k: v for k, v in self._global.items() if k[0] == name}  # one pipeline at a time
+            Xg, yg, groups = self.global_training_set(dataset, fold, classes)
+            est = self.prepare(pipeline, fold.test.sfreq)
+            t0 = perf_counter()
+            est.fit(Xg, yg, **({"groups": groups} if self.idle == "threshold" else {}))
+            self._global[key] = (est, perf_counter() - t0, len(yg))
+        model, seconds, n = self._global[key]
+        if self.training == "global":
+            return model, seconds, n
+        t0 = perf_counter()
+        tuned = fine_tuned(model, X, y, **self.finetune)
+        if tuned is None:
+            raise ConfigError(f"{name} cannot be fine-tuned (it has no fine_tune method): training 'two-stage' "
+                              "needs a network")
+        return tuned, seconds + perf_counter() - t0, n + len(y)
+
+    def global_training_set(self, dataset, fold: Fold, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``X, y, groups`` of a global model: the training windows of every subject's runs except
+        the one named like ``fold``'s replayed run (the same session and run)."""
+        held_out = (fold.test.session, fold.test.run)
+        parts, offset = [], 0
+        for subject in dataset.subject_list:
+            if (dataset.code, subject) not in self._everyone:
+                self._everyone[dataset.code, subject] = self.streams(dataset, subject)
+            train = [s for runs in self._everyone[dataset.code, subject].values() for s in runs
+                     if (s.session, s.run) != held_out]
+            if train:
+                X, y, groups, _ = self.training_set(Fold(train=train, test=fold.test), classes)
+                parts.append((X, y, groups + offset))
+                offset += int(groups.max()) + 1
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+    def _run(self, dataset, subject, name, pipeline, X, y, groups, test, n_len, n_step, n_classes, trained=None):
         row = {"dataset": dataset, "subject": subject, "session": test.session, "pipeline": name,
                "n_samples": len(y), "n_channels": X.shape[1], "n_classes": n_classes,
-               "run": _run_number(test)}
+               "run": _run_number(test), "training": self.training}
         try:
-            est = self.prepare(pipeline, test.sfreq)
-            t0 = perf_counter()
-            est.fit(X, y, **({"groups": groups} if self.idle == "threshold" else {}))
-            row["time"] = perf_counter() - t0
+            if trained is None:
+                est = self.prepare(pipeline, test.sfreq)
+                t0 = perf_counter()
+                est.fit(X, y, **({"groups": groups} if self.idle == "threshold" else {}))
+                row["time"] = perf_counter() - t0
+            else:  # global or two-stage: n_samples counts both stages' windows
+                est, row["time"], row["n_samples"] = trained()
             decisions = replay(est, test, n_len, n_step, self.timed_windows)
         except Exception as exc:  # noqa: BLE001  (MOABB's error_score contract)
             if self.error_score == "raise":

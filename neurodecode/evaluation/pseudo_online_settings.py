@@ -57,7 +57,7 @@ def check_task_interval(value):
 
 
 def check_settings(*, window, step, idle, split, guard, train_step, idle_ratio, train_fraction, gap,
-                   smoothing) -> None:
+                   smoothing, training="subject", finetune=None) -> None:
     """Raise :class:`~neurodecode.errors.ConfigError` on the first setting that cannot work.
 
     Examples
@@ -78,3 +78,17 @@ def check_settings(*, window, step, idle, split, guard, train_step, idle_ratio, 
         raise ConfigError(f"train_fraction must be in (0, 1), got {train_fraction!r}")
     if smoothing is not None and (not isinstance(smoothing, dict) or set(smoothing) - {"method", "k"}):
         raise ConfigError(f"smoothing must be {{'method': 'mean' | 'vote', 'k': int}}, got {smoothing!r}")
+    from .leave_block_out import TRAININGS
+
+    if training not in TRAININGS:
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("training", str(training), TRAININGS)
+    if training != "subject" and split != "within-session":
+        raise ConfigError(f"training {training!r} trains on every subject's other runs, a within-session "
+                          f"split; with split {split!r} use training 'subject'")
+    if training == "two-stage" and (idle != "class" or smoothing):
+        raise ConfigError("training 'two-stage' fine-tunes the network itself, so it needs idle 'class' and no "
+                          "smoothing")
+    if finetune is not None and (not isinstance(finetune, dict) or set(finetune) - {"max_epochs", "lr", "freeze"}):
+        raise ConfigError(f"finetune takes max_epochs, lr and freeze (DeepClassifier.fine_tune), got {finetune!r}")

@@ -15,21 +15,29 @@ from .signal import as_signal, stimulus_frequencies
 __all__ = ["WindowFilterBank", "bandpass"]
 
 
-def bandpass(X: np.ndarray, sfreq: float, band, order: int = 4) -> np.ndarray:
-    """Zero-phase Butterworth band-pass of ``X`` along its last axis.
+def bandpass(X: np.ndarray, sfreq: float, band, order: int = 4, ftype: str = "butter",
+             ripple: float = 1.0) -> np.ndarray:
+    """Zero-phase IIR band-pass of ``X`` along its last axis (Butterworth, or Chebyshev type I
+    with ``ripple`` dB in the pass band).
 
     Bit-identical to ``mne.filter.filter_data(method="iir")``; the design is
-    cached, so scoring windows one at a time (online) stays fast.
+    cached, so scoring windows one at a time (online) stays fast. Each window
+    is filtered on its own samples only, so no sample after its end is used.
     """
-    sos, padlen = _design(float(sfreq), float(band[0]), float(min(band[1], 0.45 * sfreq)), int(order))
+    sos, padlen = _design(float(sfreq), float(band[0]), float(min(band[1], 0.45 * sfreq)), int(order), ftype,
+                          float(ripple))
     X = np.asarray(X, dtype=np.float64)
     return scipy.signal.sosfiltfilt(sos, X, axis=-1, padlen=min(padlen, X.shape[-1] - 1))
 
 
+#: IIR families a filter bank may use (MNE's ``ftype`` names).
+FTYPES = ("butter", "cheby1")
+
+
 @functools.lru_cache(maxsize=256)
-def _design(sfreq: float, low: float, high: float, order: int):
-    params = mne.filter.create_filter(None, sfreq, low, high, method="iir", verbose=False,
-                                      iir_params=dict(order=order, ftype="butter", output="sos"))
+def _design(sfreq: float, low: float, high: float, order: int, ftype: str = "butter", ripple: float = 1.0):
+    iir = dict(order=order, ftype=ftype, output="sos", **({"rp": ripple} if ftype == "cheby1" else {}))
+    params = mne.filter.create_filter(None, sfreq, low, high, method="iir", verbose=False, iir_params=iir)
     return params["sos"], int(params["padlen"])
 
 
@@ -49,7 +57,19 @@ class WindowFilterBank(TransformerMixin, BaseEstimator):
     n_harmonics : int
         Harmonics covered by the SSVEP bands (1 = fundamental only).
     order : int
-        Butterworth order (zero-phase, so the effective order doubles).
+        Order of the IIR prototype (a band-pass doubles it, zero-phase filtering doubles it again):
+        ``order=1`` is MATLAB's band-pass ``FilterOrder`` 2.
+    ftype : "butter" | "cheby1"
+        Butterworth, or Chebyshev type I with ``ripple`` dB in the pass band
+        (the SSVEP DNN's sub-bands: ``bands=[[8, 90], [16, 90], [24, 90]],
+        ftype="cheby1", order=1, ripple=1``).
+    ripple : float
+        Pass-band ripple in dB, for ``cheby1``.
+    layout : "moabb" | "channels"
+        Output ``(n, chans, times, bands)`` (MOABB's filter-bank layout), or
+        ``(n, chans x bands, times)`` channel-major (``C1|b1, C1|b2, ...``),
+        as the ``filter_bank`` recipe step lays out channels and networks
+        such as :class:`~neurodecode.models.ssvep_dnn.SSVEPDNN` take them.
 
     Attributes
     ----------
@@ -62,14 +82,20 @@ class WindowFilterBank(TransformerMixin, BaseEstimator):
     >>> fb = WindowFilterBank(bands=[(8, 12), (12, 16)], sfreq=128.0)
     >>> fb.fit_transform(np.random.default_rng(0).normal(size=(3, 2, 256))).shape
     (3, 2, 256, 2)
+    >>> fb.set_params(layout="channels").fit_transform(np.zeros((3, 2, 256))).shape
+    (3, 4, 256)
     """
 
-    def __init__(self, bands="ssvep", sfreq=None, bandwidth=2.0, n_harmonics=2, order=4):
+    def __init__(self, bands="ssvep", sfreq=None, bandwidth=2.0, n_harmonics=2, order=4, ftype="butter",
+                 ripple=1.0, layout="moabb"):
         self.bands = bands
         self.sfreq = sfreq
         self.bandwidth = bandwidth
         self.n_harmonics = n_harmonics
         self.order = order
+        self.ftype = ftype
+        self.ripple = ripple
+        self.layout = layout
 
     @property
     def reads_class_frequencies(self) -> bool:
@@ -78,6 +104,10 @@ class WindowFilterBank(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         _, sfreq = as_signal(X, self.sfreq, "WindowFilterBank")
+        if self.ftype not in FTYPES:
+            raise ConfigError(f"WindowFilterBank ftype must be one of {FTYPES}, got {self.ftype!r}")
+        if self.layout not in ("moabb", "channels"):
+            raise ConfigError(f"WindowFilterBank layout must be 'moabb' or 'channels', got {self.layout!r}")
         if isinstance(self.bands, str):
             if self.bands != "ssvep":
                 raise ConfigError(f"WindowFilterBank bands must be a list of (low, high) Hz or 'ssvep', "
@@ -99,7 +129,10 @@ class WindowFilterBank(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "bands_")
         X, sfreq = as_signal(X, self.sfreq, "WindowFilterBank")
-        return np.stack([bandpass(X, sfreq, b, self.order) for b in self.bands_], axis=-1)
+        banded = [bandpass(X, sfreq, b, self.order, self.ftype, self.ripple) for b in self.bands_]
+        if self.layout == "channels":  # C1|b1, C1|b2, ..., C2|b1, ...
+            return np.stack(banded, axis=2).reshape(len(X), -1, X.shape[-1])
+        return np.stack(banded, axis=-1)
 
 
 class FilterBankCSP(TransformerMixin, BaseEstimator):

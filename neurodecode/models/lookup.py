@@ -1,5 +1,5 @@
-"""Network classes by name: every braindecode model, neurodecode's own ``SensorTransformer``,
-and the names papers and MOABB use."""
+"""Network classes by name: every braindecode model, neurodecode's own ``SensorTransformer`` and
+``SSVEPDNN``, and the names papers and MOABB use."""
 from __future__ import annotations
 
 import inspect
@@ -31,15 +31,18 @@ def _models() -> dict:
         from braindecode.models.base import EEGModuleMixin
 
         from .sensor_transformer import SensorTransformer
+        from .ssvep_dnn import SSVEPDNN
 
         found = {n: getattr(bm, n) for n in bm.__all__
                  if inspect.isclass(getattr(bm, n)) and issubclass(getattr(bm, n), EEGModuleMixin)
                  and getattr(bm, n) is not EEGModuleMixin}
-        return {**found, "SensorTransformer": SensorTransformer}  # neurodecode's own, braindecode-style
+        # neurodecode's own, braindecode-style
+        return {**found, "SensorTransformer": SensorTransformer, "SSVEPDNN": SSVEPDNN}
 
 
 def model_names() -> list[str]:
-    """Every braindecode model class name, ``SensorTransformer``, and the aliases in :data:`ALIASES`."""
+    """Every braindecode model class name, ``SensorTransformer``, ``SSVEPDNN``, and the aliases in
+    :data:`ALIASES`."""
     return sorted(_models()) + sorted(ALIASES)
 
 

@@ -27,7 +27,8 @@ PARADIGM_KINDS = {
 
 @functools.cache
 def classical_pipelines() -> dict[str, dict]:
-    """The shipped classical pipelines by name: ``{name: {"file", "paradigms", "description"}}``.
+    """The shipped pipeline files by name: ``{name: {"file", "paradigms", "description", "kind"}}``
+    (``kind`` is ``"deep"`` for a file whose pipeline ends in a network, such as ``SSVEP-DNN``).
 
     Only the files' headers are read here; the estimators are built on demand.
 
@@ -39,8 +40,10 @@ def classical_pipelines() -> dict[str, dict]:
     out = {}
     for path in resource_names("pipelines").values():  # deep/ holds network presets, not names
         spec = read_yaml_mapping(path, "pipeline definition")
+        steps = [step.get("name") for step in spec.get("pipeline") or [] if isinstance(step, dict)]
         out[str(spec["name"])] = {"file": path, "paradigms": list(spec["paradigms"]),
-                                  "description": str(spec.get("description", ""))}
+                                  "description": str(spec.get("description", "")),
+                                  "kind": "deep" if "DeepClassifier" in steps else "classical"}
     return out
 
 
@@ -139,7 +142,7 @@ def list_pipelines(paradigm: str | None = None, deep: bool = True) -> pd.DataFra
     for n, e in classical_pipelines().items():
         kinds = sorted({PARADIGM_KINDS.get(p, p) for p in e["paradigms"]})
         if paradigm is None or paradigm in kinds or paradigm in e["paradigms"]:
-            rows.append({"name": n, "kind": "classical", "paradigms": ",".join(kinds),
+            rows.append({"name": n, "kind": e["kind"], "paradigms": ",".join(kinds),
                          "description": e["description"]})
     if deep:
         from .lookup import model_names

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ConfigError
 
-__all__ = ["fine_tune", "random_per_class", "transfer_curve"]
+__all__ = ["fine_tune", "fine_tuned", "can_fine_tune", "random_per_class", "transfer_curve"]
 
 
 def random_per_class(y, n_per_class: int, *, random_state: int = 0) -> np.ndarray:
@@ -78,6 +78,41 @@ def fine_tune(pretrained, X, y, *, max_epochs: int = 30, lr: float = 5e-4, freez
     net.partial_fit(tuned._scaled(X_arr), np.searchsorted(tuned.classes_, y))
     tuned.max_epochs = max_epochs
     return tuned
+
+
+def fine_tuned(fitted, X, y, **finetune):
+    """``fitted`` fine-tuned on ``(X, y)``: a network with a ``fine_tune`` method, or a fitted
+    scikit-learn pipeline ending in one (its other steps kept as fitted); None for estimators that
+    cannot be fine-tuned. ``fitted`` is left unchanged; ``finetune`` are :func:`fine_tune`'s settings.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> fine_tuned(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), [[0.0]], [0]) is None
+    True
+    """
+    if not can_fine_tune(fitted):
+        return None
+    if callable(getattr(fitted, "fine_tune", None)):  # the capability, not the class
+        return fitted.fine_tune(X, y, **finetune)
+    from sklearn.pipeline import Pipeline
+
+    head, (name, last) = fitted[:-1], fitted.steps[-1]
+    return Pipeline([*head.steps, (name, last.fine_tune(head.transform(X), y, **finetune))])
+
+
+def can_fine_tune(estimator) -> bool:
+    """Whether ``estimator`` has a ``fine_tune`` method, itself or as the last step of a pipeline.
+
+    Examples
+    --------
+    >>> from neurodecode.models import get_pipeline
+    >>> can_fine_tune(get_pipeline("SSVEP-DNN")), can_fine_tune(get_pipeline("TS+LR"))
+    (True, False)
+    """
+    steps = getattr(estimator, "steps", None)
+    return callable(getattr(estimator, "fine_tune", None)) or bool(steps) and callable(
+        getattr(steps[-1][1], "fine_tune", None))
 
 
 def transfer_curve(estimator, source, target, *, n_per_class=(5, 10, 20, 30), repeats: int = 3,

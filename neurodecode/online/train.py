@@ -74,6 +74,11 @@ def train_model(config, *, dataset: str, subject: int, pipeline: str, out, runs=
                           f"evaluation= (--evaluation): {labels}")
     label = evaluation or labels[0]
     tasks = _only(tasks, "pseudo-online evaluation", label, lambda t: (t.evaluation["label"],))
+    training = tasks[0].evaluation["settings"].get("training", "subject")
+    if training != "subject":  # a live decoder is fitted on the subject's own runs only
+        raise ConfigError(f"pseudo-online evaluation {label} trains with training {training}, on other subjects' "
+                          "runs too; neurodecode train fits the subject's own runs, so choose an evaluation with "
+                          "training subject")
     tasks = _only(tasks, "dataset", dataset, lambda t: (t.dataset["name"], t.dataset["code"]))
     tasks = _only(tasks, "pipeline", pipeline, lambda t: (t.pipeline["name"],))
     [task] = _only(tasks, f"subject of {tasks[0].dataset['code']}", subject, lambda t: (t.subject,))

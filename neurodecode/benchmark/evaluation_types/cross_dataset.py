@@ -180,20 +180,9 @@ def transfer_effects(rows: pd.DataFrame) -> pd.DataFrame:
         ``transfer_mean``, ``scratch_mean``, ``transfer_effect``,
         ``p_transfer``, ``test``, ``n_subjects``.
     """
-    from ..paired import p_value
+    from ..paired import paired_effect
 
-    columns = [*GROUP, "shots", "subject", "transfer", "scratch", "difference", "transfer_mean", "scratch_mean",
-               "transfer_effect", "p_transfer", "test", "n_subjects"]
-    cross = rows[rows["shots"] > 0] if len(rows) else rows
-    if cross.empty or not {"transfer", "scratch"} <= set(cross["training"]):
-        return pd.DataFrame(columns=columns)
-    subj = cross.pivot_table(index=[*GROUP, "shots", "subject"], columns="training", values="score",
-                             aggfunc="mean").reset_index()
-    out = []
-    for _, g in subj.dropna(subset=["transfer", "scratch"]).groupby([*GROUP, "shots"], sort=False):
-        p, test = p_value(pd.DataFrame({"transfer": g["transfer"].to_numpy(), "scratch": g["scratch"].to_numpy()}))
-        out.append(g.assign(difference=g["transfer"] - g["scratch"], transfer_mean=g["transfer"].mean(),
-                            scratch_mean=g["scratch"].mean(), transfer_effect=(g["transfer"] - g["scratch"]).mean(),
-                            p_transfer=p, test=test, n_subjects=len(g)))
-    return pd.concat(out, ignore_index=True)[columns] if out else pd.DataFrame(columns=columns)
-
+    adapted = rows[rows["shots"] > 0] if len(rows) else rows
+    return paired_effect(adapted, ["shots"], ("transfer", "scratch"),
+                         {"a": "transfer", "b": "scratch", "mean_a": "transfer_mean", "mean_b": "scratch_mean",
+                          "effect": "transfer_effect", "p": "p_transfer"})

@@ -11,10 +11,12 @@ import pandas as pd
 
 from ...errors import ConfigError
 from ...moabb_api import SPLITS
+from ...utils import digest
 from ..protocol import GROUP, EvaluationType, ReportContext, Section, Session, board
 from .moabb_class import load_dataset
 
-__all__ = ["PseudoOnlineType", "pseudo_online_evaluation", "offline_vs_pseudo_online", "ONLINE_COLUMNS"]
+__all__ = ["PseudoOnlineType", "pseudo_online_evaluation", "offline_vs_pseudo_online", "online_two_stage",
+           "ONLINE_COLUMNS"]
 
 #: Pseudo-online metrics carried to the leaderboard (nMCC is the score).
 ONLINE_COLUMNS = ("itr", "itr_window", "fa_per_min", "detection_rate", "latency_mean", "idle_fpr")
@@ -55,7 +57,11 @@ class PseudoOnlineType(EvaluationType):
         return f"pseudo-online/{settings['split']}"
 
     def trains_across_subjects(self, evaluation):
-        return evaluation["settings"].get("split") == "cross-subject"
+        return evaluation["settings"].get("split") == "cross-subject" or _global(evaluation)
+
+    def unit_holds_every_subject(self, evaluation):
+        """A global model serves every subject: one unit holds them, so it is trained once per run name."""
+        return _global(evaluation)
 
     def check(self, cfg, evaluation, *, paradigm, datasets, where):
         from ...evaluation import PseudoOnlineEvaluation
@@ -65,6 +71,7 @@ class PseudoOnlineType(EvaluationType):
         settings = evaluation["settings"]
         for spec, dataset in datasets:
             check_split(settings.get("split", "within-session"), evaluation["label"], spec, where)
+            _check_training(cfg, evaluation, spec, where, getattr(paradigm, "resample", None))
             run_settings = dict(settings)
             if spec.get("task_interval") is not None:
                 run_settings["task_interval"] = {dataset.code: spec["task_interval"]}
@@ -88,12 +95,19 @@ class PseudoOnlineType(EvaluationType):
 
     def leaderboard(self, rows):
         out = board(rows, GROUP, self.columns)
-        if not out.empty:
-            out["nmcc"] = out["score_mean"]  # the score is nMCC over the task classes and idle
-        return out
+        if out.empty:
+            return out
+        out["nmcc"] = out["score_mean"]  # the score is nMCC over the task classes and idle
+        gains = online_two_stage(rows)
+        if gains.empty:
+            return out
+        gains = gains.drop_duplicates(GROUP)[[*GROUP, "two_stage_gain", "p_two_stage"]]
+        return out.merge(gains, on=GROUP, how="left")
 
     def tables(self, rows, every):
-        return {"offline_vs_pseudoonline": offline_vs_pseudo_online(every)}
+        out = {"offline_vs_pseudoonline": offline_vs_pseudo_online(every)}
+        gains = online_two_stage(rows)
+        return {**out, "two_stage_online": gains} if len(gains) else out
 
     def report(self, rows, context: ReportContext):
         from ..figures import file_name
@@ -124,7 +138,14 @@ class PseudoOnlineType(EvaluationType):
                                      Path(context.figures) / f"detector_{stem}.png")
             if curve:
                 figures.append((f"Detector curves: {dataset}, {evaluation}", curve))
-        return [Section("Pseudo-online", text, [("Offline against pseudo-online", summary)], figures)]
+        tables = [("Offline against pseudo-online", summary)]
+        gains = context.tables.get("two_stage_online", pd.DataFrame())
+        if len(gains):
+            text.append("Two-stage against subject-only: replays that differ only in `training`, paired per subject "
+                        "(nMCC); `two_stage_gain` is the mean difference, `p_two_stage` MOABB's one-sided test.")
+            tables.append(("Two-stage against subject-only training", gains.drop_duplicates([*GROUP, "replay"])[
+                [*GROUP, "n_subjects", "subject_mean", "two_stage_mean", "two_stage_gain", "p_two_stage", "test"]]))
+        return [Section("Pseudo-online", text, tables, figures)]
 
 
 class _ReplaySession(Session):
@@ -145,8 +166,11 @@ class _ReplaySession(Session):
         folder = Path("predictions") / safe_name(task.evaluation["label"])  # relative: the driver writes
         files = {str(folder / rel): table for rel, table in self.online.decisions.items()}
         self.online.decisions.clear()
-        split = task.evaluation["settings"].get("split", "within-session")
-        return [{**r, "split": split} for r in rows], files
+        settings = task.evaluation["settings"]
+        split = settings.get("split", "within-session")
+        # the replay's settings but its training: rows of replays that differ only there are paired
+        replay = digest({k: v for k, v in sorted(settings.items()) if k not in ("training", "finetune")})
+        return [{**r, "split": split, "replay": replay} for r in rows], files
 
 
 def pseudo_online_evaluation(task, dataset, paradigm, recipe, scratch: str):
@@ -190,7 +214,9 @@ def offline_vs_pseudo_online(rows: pd.DataFrame) -> pd.DataFrame:
     out = []
     for split in SPLITS:
         offline_labels = kinds.index[kinds["evaluation_type"] == split]
-        online_labels = kinds.index[(kinds["evaluation_type"] == "pseudo-online") & (splits == split)]
+        trained = kinds["training"].fillna("subject") if "training" in kinds else "subject"
+        online_labels = kinds.index[(kinds["evaluation_type"] == "pseudo-online") & (splits == split)
+                                    & (trained == "subject")]  # offline models are the subject's own
         for off_label in offline_labels:
             for on_label in online_labels:
                 off = per_subject(ok[ok["evaluation"] == off_label], ("score", "chance", "nmcc"))
@@ -315,3 +341,41 @@ def _detector_curves(tables: list[tuple], title: str, path: Path) -> str | None:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     return save(fig, path)
+
+
+def _global(evaluation: dict) -> bool:
+    return evaluation["settings"].get("training", "subject") != "subject"
+
+
+def _check_training(cfg, evaluation: dict, spec: dict, where: str, rate) -> None:
+    """Global training needs two subjects; two-stage, networks it can fine-tune."""
+    from ...models.transfer import can_fine_tune
+    from ..build import build_pipeline
+
+    training, label = evaluation["settings"].get("training", "subject"), evaluation["label"]
+    if training != "subject" and len(spec["subjects"]) < 2:
+        raise ConfigError(f"{where}: evaluation {label}: training {training} needs two or more subjects, but "
+                          f"{spec['code']} lists {spec['subjects']}")
+    if training == "two-stage":
+        for pipe in cfg.pipelines:
+            if not can_fine_tune(build_pipeline(pipe, rate)):
+                raise ConfigError(f"{where}: evaluation {label}: training two-stage fine-tunes networks, and "
+                                  f"pipeline {pipe['name']} has none; give it its own evaluation with training "
+                                  "subject or global")
+
+
+def online_two_stage(rows: pd.DataFrame) -> pd.DataFrame:
+    """Two-stage minus subject-only replays of the same settings (nMCC), per subject, with MOABB's
+    one-sided paired test; ``evaluation`` names the two-stage replay."""
+    from ..paired import paired_effect
+
+    names = {"a": "two_stage", "b": "subject_only", "mean_a": "two_stage_mean", "mean_b": "subject_mean",
+             "effect": "two_stage_gain", "p": "p_two_stage"}
+    if rows.empty or "replay" not in rows or "training" not in rows:
+        return paired_effect(rows.iloc[:0], ["replay"], ("two-stage", "subject"), names)
+    rows = rows.assign(training=rows["training"].fillna("subject"))
+    labels = rows[rows["training"] == "two-stage"].groupby(["dataset", "pipeline", "replay"])["evaluation"].first()
+    out = paired_effect(rows.assign(evaluation="pseudo-online"), ["replay"], ("two-stage", "subject"), names)
+    if len(out):
+        out["evaluation"] = [labels[key] for key in zip(out["dataset"], out["pipeline"], out["replay"])]
+    return out
