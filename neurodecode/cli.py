@@ -212,7 +212,8 @@ def _run(config, args) -> int:
     cols = [c for c in ("dataset", "evaluation", "pipeline", "shots", "training", "data_length", "score_mean",
                         "score_std", "n_subjects", "rank", "score_minus_chance", "nmcc", "accuracy", "itr",
                         "fa_per_min", "detection_rate", "latency_mean", "idle_fpr", "scratch_mean", "transfer_effect",
-                        "p_transfer", "two_stage_gain", "p_two_stage")
+                        "p_transfer", "two_stage_gain", "p_two_stage", "federated_gain", "p_federated",
+                        "bytes_per_round", "round_time")
             if c in board and not board[c].isna().all()]  # columns no evaluation of this run fills stay out
     if result.leaderboard.empty:
         print("no task succeeded: nothing to rank")
@@ -288,6 +289,43 @@ def _cmd_online(args) -> int:
     summary = latency_summary(table, decoder.meta["step"])
     print(", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items())
           + (f"; log: {args.out}" if args.out else ""))
+    return 0
+
+
+def _cmd_federated_client(args) -> int:
+    import logging
+    import os
+
+    os.environ["FLWR_TELEMETRY_ENABLED"] = "0"  # this process's setting, before Flower is imported
+    from .evaluation.flower_client import run_client
+    from .yamlio import read_yaml_mapping
+
+    site = read_yaml_mapping(args.data, "site")
+    logging.getLogger("flwr").setLevel(logging.ERROR)  # Flower's notice that its gRPC client API is deprecated
+    run_client(site, server=args.server, state_dir=args.state, wait=args.wait)
+    print(f"client {site.get('code') or site['dataset']['name']}: the federation at {args.server} ended; "
+          f"its model is in {args.state}")
+    return 0
+
+
+def _cmd_federated_server(args) -> int:
+    import logging
+    import os
+
+    os.environ["FLWR_TELEMETRY_ENABLED"] = "0"  # this process's setting, before Flower is imported
+    from .benchmark.evaluation_types.federated import global_spec
+    from .evaluation.federated_spec import check_federation
+    from .evaluation.flower_server import serve
+    from .models import get_pipeline
+    from .yamlio import read_yaml_mapping
+
+    spec = read_yaml_mapping(args.config, "federation")
+    if isinstance(spec.get("network"), str):  # a registry pipeline by name: its network and training settings
+        spec["network"] = global_spec(get_pipeline(spec["network"]), spec["network"])
+    spec = check_federation(spec, where=str(args.config))
+    logging.getLogger("flwr").setLevel(logging.ERROR)  # Flower's notice that start_server is deprecated
+    n = serve(spec, address=args.address, store=args.store)
+    print(f"federation: {n} round(s) run, {spec['rounds']} in all; rounds, metrics and weights in {args.store}")
     return 0
 
 
@@ -425,6 +463,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help="seconds to decode (default: until Ctrl-C)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to find the stream")
     p.set_defaults(func=_cmd_online)
+    p = sub.add_parser("federated-client", help="serve one site's data to a federation: trains on the server's "
+                       "instructions, sends only shared-layer parameters and scalar metrics")
+    p.add_argument("--data", required=True, help="the site's YAML: code, dataset, paradigm, split (see the README)")
+    p.add_argument("--server", required=True, help="host:port of the federation's server")
+    p.add_argument("--state", default="federated-state", help="folder where the site keeps its model between rounds")
+    p.add_argument("--wait", type=float, default=60.0, help="seconds to keep trying to reach the server")
+    p.set_defaults(func=_cmd_federated_client)
+    p = sub.add_parser("federated-server", help="coordinate a federation: FedAvg or FedProx over the clients' "
+                       "shared layers, every round stored (a rerun resumes)")
+    p.add_argument("config", help="the federation's YAML: network, shared, classes, rounds... (see the README)")
+    p.add_argument("--address", default="0.0.0.0:8080", help="host:port to listen on")
+    p.add_argument("--store", default="federation", help="folder for the rounds, weights and messages")
+    p.set_defaults(func=_cmd_federated_server)
     p = sub.add_parser("pretrain", help="self-supervised pretraining (masked reconstruction) of a "
                                         "SensorTransformer on unlabelled EEG/MEG recordings")
     p.add_argument("config", help="pretraining definition (.yml or a shipped name)")

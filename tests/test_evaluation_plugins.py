@@ -65,11 +65,11 @@ def _env() -> dict:
             "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
 
 
-def test_the_six_builtin_types_are_registered_like_any_other():
+def test_the_seven_builtin_types_are_registered_like_any_other():
     types = evaluation_types()
-    assert list(types)[:6] == ["within-session", "cross-session", "cross-subject", "pseudo-online", "cross-dataset",
-                               "leave-block-out"]
-    assert {t.origin for t in list(types.values())[:6]} == {"built in"}
+    assert list(types)[:7] == ["within-session", "cross-session", "cross-subject", "pseudo-online", "cross-dataset",
+                               "leave-block-out", "federated"]
+    assert {t.origin for t in list(types.values())[:7]} == {"built in"}
     assert evaluation_type("pseudo-online").columns == ("itr", "itr_window", "fa_per_min", "detection_rate",
                                                        "latency_mean", "idle_fpr")
 

@@ -9,7 +9,8 @@ import pandas as pd
 from ..evaluation.decision_files import safe_name
 from ..utils import atomic_write
 
-__all__ = ["save", "file_name", "timeline_figure", "confusion_figure", "shots_figure", "data_length_figure"]
+__all__ = ["save", "file_name", "timeline_figure", "confusion_figure", "shots_figure", "data_length_figure",
+           "federated_figure"]
 
 
 def save(fig, path: Path) -> str:
@@ -106,5 +107,35 @@ def data_length_figure(rows: pd.DataFrame, title: str, path: Path) -> str:
     for ax in axes:
         ax.set_xlabel("data length (s)")
     axes[1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return save(fig, path)
+
+
+def federated_figure(rows: pd.DataFrame, curves: pd.DataFrame, title: str, path: Path) -> str:
+    """Score by training mode per client (left: mean and standard error over its test subjects, chance
+    dotted) and score against round (right: one colour per client, one line style per mode)."""
+    import matplotlib.pyplot as plt
+
+    modes = [m for m in ("local", "federated", "centralized") if m in set(rows["training"])]
+    styles = {"local": ":", "federated": "-", "centralized": "--"}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    clients = list(dict.fromkeys(rows["dataset"]))
+    width = 0.8 / max(len(modes), 1)
+    for j, mode in enumerate(modes):
+        g = rows[rows["training"] == mode].groupby("dataset")["score"].agg(["mean", "sem"]).reindex(clients)
+        axes[0].bar([i + j * width for i in range(len(clients))], g["mean"], width, yerr=g["sem"].fillna(0),
+                    capsize=3, label=mode, color=f"C{j}")
+    axes[0].axhline(float(rows["chance"].mean()), color="grey", lw=1, ls=":", label="chance")
+    axes[0].set_xticks([i + width * (len(modes) - 1) / 2 for i in range(len(clients))], clients, fontsize=8)
+    axes[0].set_ylabel("score")
+    axes[0].legend(fontsize=7)
+    for i, client in enumerate(clients):
+        for mode in modes:
+            c = curves[(curves["client"] == client) & (curves["training"] == mode)] if len(curves) else curves
+            if len(c):
+                axes[1].plot(c["round"], c["score"], styles[mode], color=f"C{i}", label=f"{client} ({mode})")
+    axes[1].set_xlabel("round")
+    axes[1].set_ylabel("score (every test trial of the client)")
+    axes[1].legend(fontsize=6)
     fig.suptitle(title, fontsize=10)
     return save(fig, path)

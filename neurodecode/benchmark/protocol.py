@@ -11,7 +11,7 @@ from an evaluation's label.
 Types come from four places, looked up in this order:
 
 1. the built-in ones (``within-session``, ``cross-session``,
-   ``cross-subject``, ``pseudo-online``, ``cross-dataset``), registered with
+   ``cross-subject``, ``pseudo-online``, ``cross-dataset``, ``leave-block-out``, ``federated``), registered with
    :func:`register_evaluation` like any other;
 2. :func:`register_evaluation` calls;
 3. the ``neurodecode.evaluations`` entry-point group of installed packages
@@ -154,6 +154,10 @@ class EvaluationType:
         """Whether one unit holds every subject of a dataset (:attr:`groups_subjects` unless an
         evaluation's settings say otherwise: a pseudo-online replay with a global model does)."""
         return self.groups_subjects
+
+    def unit_holds_every_dataset(self, evaluation: dict) -> bool:
+        """Whether one unit holds every dataset's tasks (a federation: every dataset is a client of one run)."""
+        return False
 
     def subjects_loaded(self, task) -> list:
         """The subjects a unit loads for ``task``."""

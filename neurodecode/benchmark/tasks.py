@@ -99,12 +99,15 @@ def build_units(tasks: list[Task]) -> list[Unit]:
     A unit of an evaluation whose type holds every subject in one unit
     (cross-dataset, a MOABB class, leave-block-out, a pseudo-online replay
     with a global model) holds every subject of its dataset: a source or
-    global model is trained once for all of them.
+    global model is trained once for all of them. A federation's unit holds
+    every dataset: each is a client of the same run.
     """
     groups: dict = {}
     for t in tasks:
-        subject = None if type_of_task(t.evaluation).unit_holds_every_subject(t.evaluation) else t.subject
-        groups.setdefault((digest(t.dataset), subject, digest(t.evaluation)), []).append(t)
+        kind = type_of_task(t.evaluation)
+        subject = None if kind.unit_holds_every_subject(t.evaluation) else t.subject
+        dataset = None if kind.unit_holds_every_dataset(t.evaluation) else digest(t.dataset)
+        groups.setdefault((dataset, subject, digest(t.evaluation)), []).append(t)
     return [Unit(digest([t.id for t in ts]), tuple(ts)) for ts in groups.values()]
 
 

@@ -45,7 +45,7 @@ from .channel_template import resolve_template
 from .cross_dataset_settings import check_settings
 from .metrics import chance_level
 
-__all__ = ["CrossDatasetEvaluation"]
+__all__ = ["CrossDatasetEvaluation", "shared_classes"]
 
 
 class CrossDatasetEvaluation:
@@ -156,12 +156,7 @@ class CrossDatasetEvaluation:
             if lacking:
                 raise ConfigError(f"cross-dataset: classes are matched by name, and the paradigm's events {declared} "
                                   f"are missing from {lacking}")
-        common = sorted(set.intersection(*used.values()))
-        if len(common) < 2:
-            listing = "; ".join(f"{code}: {sorted(names)}" for code, names in used.items())
-            raise ConfigError(f"cross-dataset: the datasets share {len(common)} class name(s) {common}, and "
-                              f"decoding needs 2 ({listing}); choose a paradigm whose events they all have")
-        return common
+        return shared_classes(used, "cross-dataset", "datasets")
 
     def _check_shots(self) -> None:
         """Shots against the trials a target declares per class and subject, before anything loads
@@ -321,6 +316,23 @@ class CrossDatasetEvaluation:
                               np.repeat(["source", "target"], [n_s, n_t]))
         tl = TLClassifier("target", clone(pipeline), domain_weight=weights).fit(X, y)
         return tl.estimator
+
+
+def shared_classes(used: dict, where: str, members: str, member: str = "") -> list[str]:
+    """The class names every member (dataset or client) of ``used`` (``{code: names}``) has, sorted; one line
+    listing each member's classes when they share fewer than two.
+
+    Examples
+    --------
+    >>> shared_classes({"A": {"left", "right"}, "B": {"left", "right", "feet"}}, "cross-dataset", "datasets")
+    ['left', 'right']
+    """
+    common = sorted(set.intersection(*map(set, used.values())))
+    if len(common) < 2:
+        listing = "; ".join(f"{member}{code}: {sorted(names)}" for code, names in used.items())
+        raise ConfigError(f"{where}: the {members} share {len(common)} class name(s) {common}, and decoding needs 2 "
+                          f"({listing}); choose a paradigm whose events they all have")
+    return common
 
 
 def _scratch(estimator):

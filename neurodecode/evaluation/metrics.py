@@ -11,7 +11,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, matthews_co
 
 from ..utils import IDLE
 
-__all__ = ["nmcc", "wolpaw_itr", "false_activations", "detector_curve", "decision_metrics", "METRIC_COLUMNS",
+__all__ = ["nmcc", "score_probabilities", "wolpaw_itr", "false_activations", "detector_curve", "decision_metrics",
+           "METRIC_COLUMNS",
            "chance_level"]
 
 #: Columns added to MOABB's result rows by pseudo-online evaluations.
@@ -30,6 +31,30 @@ def chance_level(scoring: str, n_classes: int) -> float:
     (0.5, 0.25)
     """
     return 0.5 if scoring == "roc_auc" else 1.0 / n_classes
+
+
+def score_probabilities(scoring: str, y, proba) -> float:
+    """MOABB's ``scoring`` (``accuracy`` or ``roc_auc``) of class probabilities ``proba`` against class indices ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7]])
+    >>> score_probabilities("accuracy", [0, 1, 0], p), score_probabilities("roc_auc", [0, 1, 0], p)
+    (0.6666666666666666, 0.5)
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y, proba = np.asarray(y), np.asarray(proba)
+    if scoring == "roc_auc":
+        if len(np.unique(y)) < 2:
+            return float("nan")
+        if proba.shape[1] == 2:
+            return float(roc_auc_score(y, proba[:, 1]))
+        return float(roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(proba.shape[1])))
+    if scoring != "accuracy":
+        raise ValueError(f"scoring {scoring!r}: the federated evaluation scores accuracy or roc_auc")
+    return float(accuracy_score(y, proba.argmax(1)))
 
 
 def nmcc(truth, pred) -> float:

@@ -1,0 +1,123 @@
+"""What one client does with its data in a federation round, and in the local-only baseline.
+
+:class:`SiteLearner` holds a site's split data and its model (local layer,
+global network, and with ``personal_head`` its own head). Each round it
+takes the server's shared parameters, trains ``local_epochs`` (with FedProx's
+proximal term when the server asks for it), and returns only the shared
+parameters and scalar metrics. Its data, scale and local layers never leave
+it. Its model is saved after every round under ``state_dir``, so a client
+killed mid-run rejoins with its own local layers.
+"""
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..utils import write_atomic_bytes
+from .federated_site import SiteData, load_site
+from .federated_spec import federation_digest, global_network, n_times
+from .metrics import score_probabilities
+
+__all__ = ["SiteLearner"]
+
+
+class SiteLearner:
+    """One site's model and data under a federation spec (see the module docstring).
+
+    Parameters
+    ----------
+    site : dict
+        A checked site spec (:func:`~neurodecode.evaluation.federated_site.check_site`).
+    spec : dict
+        A checked federation spec.
+    state_dir : path | None
+        Where the site keeps its model between rounds (None: in memory only).
+    data : SiteData | None
+        Already loaded trials (else they are read here).
+    """
+
+    def __init__(self, site: dict, spec: dict, *, state_dir: str | Path | None = None, data: SiteData | None = None):
+        from ..models.federated_net import client_net, shared_names
+
+        self.site, self.spec = site, spec
+        self.data = data if data is not None else load_site(site, classes=spec["classes"],
+                                                            window=spec["shared"]["window"])
+        self.classes = list(spec["classes"])
+        self.y_train = np.searchsorted(self.classes, self.data.y_train)
+        self.y_test = np.searchsorted(self.classes, self.data.y_test)
+        std = float(np.std(self.data.X_train))
+        self.scale = 1.0 / std if std > 0 else 1.0  # a statistic of the site's data: it stays here
+        network = global_network(spec)
+        self.names = shared_names(network, personal_head=spec["personal_head"])
+        seed = spec["random_state"] + zlib.crc32(site["code"].encode()) % 10_000
+        self.net = client_net(network, self.data.n_chans, self.data.n_times, int(spec["shared"]["n_chans"]),
+                              n_times(spec), seed=seed)
+        self.state = Path(state_dir) / f"{site['code']}.safetensors" if state_dir else None
+        self.rounds_done = self._restore()
+
+    # -- state kept at the site ---------------------------------------------------------------
+    def _restore(self) -> int:
+        if self.state is None or not self.state.exists():
+            return 0
+        from safetensors.torch import load_file, safe_open
+
+        with safe_open(str(self.state), "pt") as f:
+            meta = f.metadata() or {}
+        if meta.get("federation") != federation_digest(self.spec):
+            return 0
+        self.net.load_state_dict(load_file(str(self.state)))
+        return int(meta["round"])
+
+    def _save(self, server_round: int) -> None:
+        if self.state is None:
+            return
+        from safetensors.torch import save
+
+        self.state.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        write_atomic_bytes(self.state, save(tensors, metadata={"federation": federation_digest(self.spec),
+                                                               "round": str(server_round)}))
+
+    # -- a round ------------------------------------------------------------------------------
+    def shared(self) -> list[np.ndarray]:
+        from ..models.federated_net import get_shared
+
+        return get_shared(self.net.network, self.names)
+
+    def fit_round(self, arrays, server_round: int, *, mu: float = 0.0) -> float:
+        """Load the server's ``arrays``, train ``local_epochs``; return the last epoch's mean loss."""
+        import torch
+
+        from ..models.federated_net import set_shared, train_epochs
+
+        if arrays is not None:
+            set_shared(self.net.network, self.names, arrays)
+        anchor = {f"network.{n}": torch.as_tensor(np.asarray(a)) for n, a in zip(self.names, arrays)} \
+            if mu > 0 and arrays is not None else None
+        net = self.spec["network"]
+        loss = train_epochs(self.net, self.data.X_train * self.scale, self.y_train, epochs=self.spec["local_epochs"],
+                            lr=net["lr"], weight_decay=net["weight_decay"], batch_size=net["batch_size"], mu=mu,
+                            anchor=anchor, seed=self.spec["random_state"] + server_round)
+        self._save(server_round)
+        return loss
+
+    def scores(self, arrays=None) -> tuple[float, dict]:
+        """Test loss and scalar metrics: ``score`` over the test trials and ``score:<subject>`` per test subject."""
+        import torch
+
+        from ..models.federated_net import predict_proba, set_shared
+
+        if arrays is not None:
+            set_shared(self.net.network, self.names, arrays)
+        proba = predict_proba(self.net, self.data.X_test * self.scale)
+        loss = float(torch.nn.functional.nll_loss(torch.log(torch.as_tensor(proba).clamp_min(1e-12)),
+                                                  torch.as_tensor(self.y_test)))
+        scoring = self.spec["scoring"]
+        metrics = {"client": self.site["code"], "score": score_probabilities(scoring, self.y_test, proba),
+                   "n_test": int(len(self.y_test)), "n_train": int(len(self.y_train))}
+        for subject in np.unique(self.data.test_subjects):
+            mask = self.data.test_subjects == subject
+            metrics[f"score:{subject}"] = score_probabilities(scoring, self.y_test[mask], proba[mask])
+        return loss, metrics

@@ -1,0 +1,189 @@
+"""One site of a federation: its recordings, read and split where they live.
+
+A *site spec* is plain data (what ``neurodecode federated-client --data
+site.yml`` reads, and what the benchmark writes for each client it runs):
+
+``code``
+    The client's name in results (default the dataset's code).
+``dataset``
+    ``{name, subjects, params}``, as in a benchmark's ``datasets:``.
+``paradigm``
+    ``{name, params}``, a MOABB paradigm; the federation fixes the window.
+``resample``
+    The client's own rate in Hz (None: the paradigm's, else the recording's).
+``recipe``
+    The client's own preprocessing recipe (steps, or None).
+``split``
+    ``cross-subject`` (the default: ``test_subjects``, else the last
+    ``test_size`` share of the subjects after a seeded shuffle, are held out)
+    or ``within-session`` (each subject and session: the first trials in
+    recording order train, the last ``test_size`` share test).
+``shuffle_labels``
+    Permute the training labels (a control: every mode must fall to chance).
+
+Nothing here leaves the site: :class:`SiteData` is what its client trains and
+tests on.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError, UnknownNameError
+
+__all__ = ["SiteData", "check_site", "load_site", "site_classes", "SITE_KEYS", "SPLITS"]
+
+SITE_KEYS = ("code", "dataset", "paradigm", "resample", "recipe", "split", "test_size", "test_subjects",
+             "shuffle_labels", "random_state")
+SPLITS = ("cross-subject", "within-session")
+
+
+@dataclass
+class SiteData:
+    """A site's trials, split: training windows and labels (class names), test windows, labels and subjects."""
+
+    code: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    test_subjects: np.ndarray
+    train_subjects: list
+    sfreq: float
+    ch_names: list
+
+    @property
+    def n_chans(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_times(self) -> int:
+        return self.X_train.shape[2]
+
+
+def check_site(site: dict, *, where: str = "site") -> dict:
+    """A site spec with its defaults, checked before anything loads (one line per problem).
+
+    Examples
+    --------
+    >>> site = {"dataset": {"name": "SyntheticMI", "subjects": [1, 2]}, "paradigm": {"name": "LeftRightImagery"}}
+    >>> check_site(site)["split"]
+    'cross-subject'
+    """
+    if not isinstance(site, dict):
+        raise ConfigError(f"{where}: a site is a mapping with dataset and paradigm, got {type(site).__name__}")
+    for key in site:
+        if key not in SITE_KEYS:
+            raise UnknownNameError(f"{where} setting:", key, SITE_KEYS)
+    for key in ("dataset", "paradigm"):
+        if not isinstance(site.get(key), dict) or "name" not in site[key]:
+            raise ConfigError(f"{where}: {key} must be a mapping with a name")
+    out = {"resample": None, "recipe": None, "split": "cross-subject", "test_size": 0.3, "test_subjects": None,
+           "shuffle_labels": False, "random_state": 42, **site}
+    out["dataset"] = {"params": {}, "subjects": None, **site["dataset"]}
+    out["paradigm"] = {"params": {}, **site["paradigm"]}
+    out.setdefault("code", out["dataset"].get("params", {}).get("code") or out["dataset"]["name"])
+    if out["split"] not in SPLITS:
+        raise UnknownNameError(f"{where} split:", out["split"], SPLITS)
+    if not 0 < float(out["test_size"]) < 1:
+        raise ConfigError(f"{where}: test_size must be between 0 and 1 (a share of subjects or trials), "
+                          f"got {out['test_size']}")
+    if out["resample"] is not None and float(out["resample"]) <= 0:
+        raise ConfigError(f"{where}: resample must be a rate in Hz above 0, got {out['resample']}")
+    return out
+
+
+def _reader(site: dict, tmax: float | None):
+    from ..datasets import get_dataset, with_channel_types
+    from ..moabb_api import make_paradigm
+    from ..preprocessing import Recipe, with_recipe
+
+    params = dict(site["paradigm"]["params"])
+    if tmax is not None:
+        params["tmax"] = tmax
+    if site["resample"] is not None:
+        params["resample"] = float(site["resample"])
+    paradigm = make_paradigm(site["paradigm"]["name"], params)
+    dataset = with_channel_types(get_dataset(site["dataset"]["name"], subjects=site["dataset"]["subjects"],
+                                             **site["dataset"]["params"]), params.get("ch_types"))
+    if site["recipe"]:
+        paradigm = with_recipe(paradigm, Recipe.coerce(site["recipe"]))
+    return paradigm, dataset
+
+
+def site_classes(site: dict) -> list[str]:
+    """The class names a site's paradigm reads from its dataset (nothing is loaded)."""
+    paradigm, dataset = _reader(site, None)
+    declared = getattr(paradigm, "events", None)
+    return sorted(set(declared) & set(dataset.event_id)) if declared else sorted(paradigm.used_events(dataset))
+
+
+def load_site(site: dict, *, classes: list[str], window: float | None = None, n_chans: int | None = None) -> SiteData:
+    """Read a site's trials of ``classes`` (windows of ``window`` s from the trial start) and split them.
+
+    ``n_chans``, when given (a client rejoining with its local layer), must
+    match the channels read.
+    """
+    paradigm, dataset = _reader(site, None if window is None else (paradigm_tmin(site) + window))
+    subjects = list(site["dataset"]["subjects"] or dataset.subject_list)
+    X, y, meta = paradigm.get_data(dataset, subjects=subjects, return_epochs=True)
+    sfreq = float(X.info["sfreq"])
+    ch_names = list(X.ch_names)
+    data = X.get_data(copy=False).astype(np.float32)
+    if window is not None:
+        data = data[..., :int(round(window * sfreq))]
+    keep = np.isin(y, classes)
+    data, y, meta = data[keep], np.asarray(y)[keep], meta[keep].reset_index(drop=True)
+    if not np.isfinite(data).all():
+        raise ConfigError(f"client {site['code']}: its trials hold NaN or infinite samples; clean the recordings "
+                          "or add a recipe step that repairs them")
+    if n_chans is not None and data.shape[1] != n_chans:
+        raise ConfigError(f"client {site['code']}: its data has {data.shape[1]} channels, and its local layer was "
+                          f"built for {n_chans}; keep the site's montage, or start a new federation")
+    train, test = split_trials(meta, site)
+    y_train = y[train].copy()
+    if site["shuffle_labels"]:
+        np.random.default_rng(site["random_state"]).shuffle(y_train)
+    return SiteData(site["code"], data[train], y_train, data[test], y[test], meta["subject"].to_numpy()[test],
+                    sorted(set(meta["subject"].to_numpy()[train].tolist())), sfreq, ch_names)
+
+
+def paradigm_tmin(site: dict) -> float:
+    return float(site["paradigm"]["params"].get("tmin") or 0.0)
+
+
+def held_out_subjects(site: dict, subjects: list) -> list:
+    """The subjects a cross-subject site holds out (explicit, else a seeded share)."""
+    if site["test_subjects"]:
+        held = list(site["test_subjects"])
+        unknown = sorted(set(held) - set(subjects))
+        if unknown:
+            raise ConfigError(f"client {site['code']}: test_subjects {unknown} are not among its subjects {subjects}")
+    else:
+        order = np.random.default_rng(site["random_state"]).permutation(sorted(subjects))
+        held = sorted(order[:max(1, math.ceil(site["test_size"] * len(subjects)))].tolist())
+    if len(held) >= len(subjects):
+        raise ConfigError(f"client {site['code']}: cross-subject needs at least one training and one test subject, "
+                          f"and it has {len(subjects)} subject(s); add subjects or use split: within-session")
+    return held
+
+
+def split_trials(meta, site: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test trial indices of a site (recording order within each subject and session)."""
+    subjects = meta["subject"].to_numpy()
+    if site["split"] == "cross-subject":
+        held = np.isin(subjects, held_out_subjects(site, sorted(set(subjects.tolist()))))
+        return np.flatnonzero(~held), np.flatnonzero(held)
+    train, test = [], []
+    for idx in meta.groupby(["subject", "session"], sort=False).indices.values():
+        n_test = max(1, math.ceil(site["test_size"] * len(idx)))
+        if n_test >= len(idx):
+            raise ConfigError(f"client {site['code']}: a session of {len(idx)} trial(s) cannot be split "
+                              f"within-session; lower test_size or use split: cross-subject")
+        train.append(idx[:-n_test])
+        test.append(idx[-n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
