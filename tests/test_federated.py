@@ -385,3 +385,20 @@ def test_any_braindecode_network_serves_as_the_global_part(model):
     names = shared_names(net, personal_head=True)
     assert names and not any(n.startswith("final_layer.") for n in names)
     assert len(names) < len(shared_names(net))
+
+
+def test_named_shared_channels_start_every_local_layer_from_sensor_positions():
+    from neurodecode.datasets.montage import standard_positions
+    from neurodecode.evaluation.federated_spec import mixing_for
+
+    spec = check_federation({**SPEC, "shared": {"channels": ["C3", "Cz", "C4"], "sfreq": 64.0, "window": 3.0}})
+    assert spec["shared"]["n_chans"] == 3
+    pos = standard_positions()
+    for cap in (["FC3", "C3", "CP3", "Cz", "C4", "CP4"], ["C4", "Pz", "C3", "Cz", "O1", "Fz", "T7", "T8"]):
+        w = mixing_for(spec, np.array([pos[c] for c in cap]), "client A")
+        assert w.shape == (3, len(cap)) and np.allclose(w.sum(1), 1.0)
+        assert [cap[i] for i in w.argmax(1)] == ["C3", "Cz", "C4"]  # each virtual channel sits on its electrode
+    with pytest.raises(ConfigError, match="client A has channels without positions"):
+        mixing_for(spec, np.full((4, 3), np.nan), "client A")
+    with pytest.raises(UnknownNameError, match="did you mean C3"):
+        check_federation({**SPEC, "shared": {"channels": ["C33"], "sfreq": 64.0, "window": 3.0}})

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..utils import write_atomic_bytes
 from .federated_site import SiteData, load_site
-from .federated_spec import federation_digest, global_network, n_times
+from .federated_spec import federation_digest, global_network, mixing_for, n_times
 from .metrics import score_probabilities
 
 __all__ = ["SiteLearner"]
@@ -53,7 +53,8 @@ class SiteLearner:
         self.names = shared_names(network, personal_head=spec["personal_head"])
         seed = spec["random_state"] + zlib.crc32(site["code"].encode()) % 10_000
         self.net = client_net(network, self.data.n_chans, self.data.n_times, int(spec["shared"]["n_chans"]),
-                              n_times(spec), seed=seed)
+                              n_times(spec), seed=seed,
+                              mixing=mixing_for(spec, self.data.positions, f"client {site['code']}"))
         self.state = Path(state_dir) / f"{site['code']}.safetensors" if state_dir else None
         self.rounds_done = self._restore()
 

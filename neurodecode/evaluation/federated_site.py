@@ -53,6 +53,7 @@ class SiteData:
     train_subjects: list
     sfreq: float
     ch_names: list
+    positions: np.ndarray  # n_chans x 3 (m), NaN where the recording has none
 
     @property
     def n_chans(self) -> int:
@@ -131,6 +132,8 @@ def load_site(site: dict, *, classes: list[str], window: float | None = None, n_
     X, y, meta = paradigm.get_data(dataset, subjects=subjects, return_epochs=True)
     sfreq = float(X.info["sfreq"])
     ch_names = list(X.ch_names)
+    positions = np.array([ch["loc"][:3] for ch in X.info["chs"]], dtype=float)
+    positions[~np.isfinite(positions).all(1) | (np.abs(positions).sum(1) == 0)] = np.nan
     data = X.get_data(copy=False).astype(np.float32)
     if window is not None:
         data = data[..., :int(round(window * sfreq))]
@@ -147,7 +150,7 @@ def load_site(site: dict, *, classes: list[str], window: float | None = None, n_
     if site["shuffle_labels"]:
         np.random.default_rng(site["random_state"]).shuffle(y_train)
     return SiteData(site["code"], data[train], y_train, data[test], y[test], meta["subject"].to_numpy()[test],
-                    sorted(set(meta["subject"].to_numpy()[train].tolist())), sfreq, ch_names)
+                    sorted(set(meta["subject"].to_numpy()[train].tolist())), sfreq, ch_names, positions)
 
 
 def paradigm_tmin(site: dict) -> float:

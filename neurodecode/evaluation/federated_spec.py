@@ -12,7 +12,8 @@ import json
 from ..errors import ConfigError, UnknownNameError, check_option
 from ..utils import digest
 
-__all__ = ["FEDERATION_KEYS", "STRATEGIES", "check_federation", "federation_digest", "global_network", "n_times"]
+__all__ = ["FEDERATION_KEYS", "STRATEGIES", "check_federation", "federation_digest", "global_network", "n_times",
+           "shared_positions", "mixing_for"]
 
 STRATEGIES = ("fedavg", "fedprox")
 FEDERATION_KEYS = ("network", "shared", "classes", "scoring", "personal_head", "rounds", "local_epochs", "strategy",
@@ -53,12 +54,33 @@ def check_federation(spec: dict, *, n_clients: int | None = None, where: str = "
         raise ConfigError(f"{where}: clients (how many the first round waits for) must be an integer of at least "
                           f"min_clients={out['min_clients']}, got {out['clients']!r}")
     shared = out.get("shared") or {}
+    if shared.get("channels") is not None:
+        from ..datasets.montage import standard_positions
+
+        names, known = list(shared["channels"]), standard_positions()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UnknownNameError(f"{where} shared channel (standard 10-05 names):", unknown[0], list(known))
+        shared = out["shared"] = {**shared, "channels": names, "n_chans": len(names)}
     for key in ("n_chans", "sfreq", "window"):
         if not isinstance(shared.get(key), (int, float)) or shared[key] <= 0:
             raise ConfigError(f"{where}: shared.{key} must be a positive number, got {shared.get(key)!r}")
     if len(out.get("classes") or []) < 2:
         raise ConfigError(f"{where}: the clients share {len(out.get('classes') or [])} class(es); decoding needs 2")
     return out
+
+
+def shared_positions(spec: dict):
+    """Positions (m) of the shared space's virtual channels, or None when they are not named."""
+    names = spec["shared"].get("channels")
+    if not names:
+        return None
+    import numpy as np
+
+    from ..datasets.montage import standard_positions
+
+    known = standard_positions()
+    return np.array([known[n] for n in names], dtype=float)
 
 
 def n_times(spec: dict) -> int:
@@ -85,3 +107,19 @@ def global_network(spec: dict):
 
 def dumps(spec: dict) -> str:
     return json.dumps(spec, sort_keys=True)
+
+
+def mixing_for(spec: dict, positions, who: str):
+    """The starting weights of a local layer whose sensors sit at ``positions`` (None: random start)."""
+    shared = shared_positions(spec)
+    if shared is None:
+        return None
+    import numpy as np
+
+    from ..models.federated_net import position_mixing
+
+    if np.isnan(positions).any():
+        raise ConfigError(f"{who} has channels without positions, and the shared space names its channels "
+                          f"({', '.join(spec['shared']['channels'])}); set the recordings' montage or give "
+                          "local.n_chans instead of local.channels")
+    return position_mixing(positions, shared)

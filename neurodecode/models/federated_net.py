@@ -11,7 +11,10 @@ network's ``final_layer`` stays local too (a personalised head per client).
 The local layer is a learned spatial mix (a 1x1 convolution from the client's
 channels to ``n_shared`` virtual channels) followed by linear interpolation in
 time to the shared number of samples (the client's rate mapped to the shared
-rate, not learned).
+rate, not learned). With virtual channels named after standard electrodes,
+each client's mix starts from its sensors' positions (:func:`position_mixing`),
+so every client feeds the shared layers the same virtual montage from the
+first round; otherwise it starts at random.
 
 Only trainable parameters of the global part are exchanged
 (:func:`shared_names`): batch-norm running statistics are statistics of a
@@ -30,8 +33,8 @@ from ..errors import ConfigError
 from .lookup import model_class
 from .receptive_field import accepted, forward_ok, min_n_times
 
-__all__ = ["LocalInput", "ClientNet", "build_global", "client_net", "shared_names", "get_shared", "set_shared",
-           "train_epochs", "predict_proba"]
+__all__ = ["LocalInput", "ClientNet", "build_global", "client_net", "position_mixing", "shared_names", "get_shared",
+           "set_shared", "train_epochs", "predict_proba"]
 
 
 class LocalInput(nn.Module):
@@ -44,10 +47,14 @@ class LocalInput(nn.Module):
     torch.Size([3, 16, 256])
     """
 
-    def __init__(self, n_chans: int, n_times: int, n_shared: int, n_times_shared: int):
+    def __init__(self, n_chans: int, n_times: int, n_shared: int, n_times_shared: int, mixing=None):
         super().__init__()
         self.n_chans, self.n_times, self.n_times_shared = n_chans, n_times, n_times_shared
         self.spatial = nn.Conv1d(n_chans, n_shared, kernel_size=1)
+        if mixing is not None:  # start from a map of the client's sensors onto the shared ones
+            with torch.no_grad():
+                self.spatial.weight.copy_(torch.as_tensor(np.asarray(mixing), dtype=torch.float32)[..., None])
+                self.spatial.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.spatial(x)
@@ -106,12 +113,32 @@ def build_global(model: str, *, n_shared: int, n_times: int, sfreq: float, n_out
 
 
 def client_net(network: nn.Module, n_chans: int, n_times: int, n_shared: int, n_times_shared: int,
-               seed: int = 42) -> ClientNet:
-    """A client's model around (a copy of) the global ``network``, its local layer seeded."""
+               seed: int = 42, mixing=None) -> ClientNet:
+    """A client's model around (a copy of) the global ``network``, its local layer seeded (or started from
+    ``mixing``, ``(n_shared, n_chans)``)."""
     import copy
 
     torch.manual_seed(seed)
-    return ClientNet(LocalInput(n_chans, n_times, n_shared, n_times_shared), copy.deepcopy(network))
+    return ClientNet(LocalInput(n_chans, n_times, n_shared, n_times_shared, mixing), copy.deepcopy(network))
+
+
+def position_mixing(sensors: np.ndarray, shared: np.ndarray, *, width: float = 0.03) -> np.ndarray:
+    """Weights mapping sensors at ``sensors`` (n_chans x 3, m) onto virtual sensors at ``shared``
+    (n_shared x 3, m): a Gaussian of the distance (``width`` m), each row summing to 1.
+
+    Every client's local layer then starts from the same virtual montage, so
+    the shared layers see aligned inputs from the first round; training may
+    move them.
+
+    Examples
+    --------
+    >>> w = position_mixing(np.array([[0.0, 0, 0], [0.05, 0, 0]]), np.array([[0.0, 0, 0]]))
+    >>> w.shape, bool(w[0, 0] > w[0, 1]), float(w.sum())
+    ((1, 2), True, 1.0)
+    """
+    d2 = ((np.asarray(shared)[:, None, :] - np.asarray(sensors)[None, :, :]) ** 2).sum(-1)
+    w = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * width ** 2))
+    return w / w.sum(1, keepdims=True)
 
 
 def shared_names(network: nn.Module, *, personal_head: bool = False) -> list[str]:

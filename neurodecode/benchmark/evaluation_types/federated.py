@@ -68,10 +68,13 @@ class FederatedType(EvaluationType):
             for key in own or {}:
                 if key not in CLIENT_SETTINGS:
                     raise UnknownNameError(f"setting of client {code} in {label}:", key, CLIENT_SETTINGS)
-        local = {"n_chans": 16, "sfreq": 128.0, **(spec.get("local") or {})}
-        unknown = set(local) - {"n_chans", "sfreq"}
+        local = {"n_chans": 16, "sfreq": 128.0, "channels": None, **(spec.get("local") or {})}
+        unknown = set(local) - {"n_chans", "sfreq", "channels"}
         if unknown:
-            raise UnknownNameError(f"local layer setting in {label}:", sorted(unknown)[0], ("n_chans", "sfreq"))
+            raise UnknownNameError(f"local layer setting in {label}:", sorted(unknown)[0],
+                                   ("n_chans", "sfreq", "channels"))
+        if local["channels"] is not None:
+            local["n_chans"] = len(local["channels"])
         out = {"clients": clients, "split": "cross-subject", "test_size": 0.3, "personal_head": False,
                "strategy": "fedavg", "mu": 0.0, "rounds": 10, "local_epochs": 1, "fraction_fit": 1.0,
                "min_clients": 2, "round_timeout": 600.0, "shuffle_labels": False, "modes": list(MODES),
@@ -180,7 +183,8 @@ def federation_plan(datasets: list[dict], paradigm_spec: dict, recipe: dict, eva
     settings_local = settings["local"]
     spec = {"classes": common_classes(sites), "scoring": paradigm.scoring,
             "shared": {"n_chans": int(settings_local["n_chans"]), "sfreq": float(settings_local["sfreq"]),
-                       "window": float(window)},
+                       "window": float(window), **({"channels": list(settings_local["channels"])}
+                                                   if settings_local.get("channels") else {})},
             **{k: settings[k] for k in ("personal_head", "rounds", "local_epochs", "strategy", "mu", "fraction_fit",
                                         "min_clients", "round_timeout")},
             "random_state": random_state}
