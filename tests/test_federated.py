@@ -253,7 +253,7 @@ def test_a_killed_client_rejoins_and_the_rounds_go_on(tmp_path):
 def test_a_killed_server_resumes_from_its_last_stored_round(federation):
     from neurodecode.evaluation.federated import free_port
 
-    federation.spec = check_federation({**SPEC, "rounds": 4, "local_epochs": 3, "clients": 2})
+    federation.spec = check_federation({**SPEC, "rounds": 4, "local_epochs": 30, "clients": 2})  # ~1 s rounds
     federation.modes = ("federated",)
     store = federation.workdir / "store"
     server, clients = federation.launch(f"127.0.0.1:{free_port()}")
@@ -268,7 +268,7 @@ def test_a_killed_server_resumes_from_its_last_stored_round(federation):
             if p.poll() is None:
                 p.kill()
     done, arrays = stored_round(store, federation.spec)
-    assert done >= 2 and arrays is not None
+    assert 1 <= done < 4 and arrays is not None  # the last complete round: stored and evaluated
     rows = federation.evaluate()  # a rerun: only the rounds after the stored one
     rounds = _lines(store / "rounds.jsonl")
     assert [r["round"] for r in rounds] == list(range(1, 5))
@@ -402,3 +402,27 @@ def test_named_shared_channels_start_every_local_layer_from_sensor_positions():
         mixing_for(spec, np.full((4, 3), np.nan), "client A")
     with pytest.raises(UnknownNameError, match="did you mean C3"):
         check_federation({**SPEC, "shared": {"channels": ["C33"], "sfreq": 64.0, "window": 3.0}})
+
+
+def test_a_round_counts_as_stored_once_every_client_that_trained_in_it_is_evaluated(tmp_path):
+    from safetensors.numpy import save
+
+    from neurodecode.evaluation.federated_spec import federation_digest
+    from neurodecode.evaluation.flower_server import STORE_FILES, _truncate, read_records
+
+    spec = check_federation(SPEC)
+    (tmp_path / "federation.json").write_text(json.dumps({"digest": federation_digest(spec)}))
+    for r in (1, 2):
+        (tmp_path / f"round-{r:04d}.safetensors").write_bytes(save({"p0000": np.full(3, r, np.float32)}))
+    lines = {"rounds.jsonl": [{"round": r, "clients": ["A", "B"]} for r in (1, 2)],
+             "evaluations.jsonl": [{"round": 1, "client": "A"}, {"round": 1, "client": "B"},
+                                   {"round": 2, "client": "A"}],  # killed while B evaluated round 2
+             "messages.jsonl": [{"round": r} for r in (1, 2)]}
+    for name, records in lines.items():
+        (tmp_path / name).write_text("".join(json.dumps(x) + "\n" for x in records) + '{"round": 3, "cl')
+    done, arrays = stored_round(tmp_path, spec)
+    assert done == 1 and arrays[0].tolist() == [1.0, 1.0, 1.0]
+    _truncate(tmp_path, done)
+    assert all({r["round"] for r in read_records(tmp_path / name)} == {1} for name in STORE_FILES)
+    assert sorted(p.name for p in tmp_path.glob("round-*")) == ["round-0001.safetensors"]
+    assert stored_round(tmp_path, check_federation({**SPEC, "rounds": 3})) == (0, None)  # another federation

@@ -246,15 +246,14 @@ class FederatedEvaluation:
                                     stdout=out, stderr=subprocess.STDOUT)
 
     def _federated(self) -> tuple[list, list]:
-        from .flower_server import stored_round
+        from .flower_server import read_records, stored_round
 
         store = self.workdir / "store"
         done, _ = stored_round(store, self.spec)
         if done < self.spec["rounds"] or not self._final(store):
             server, clients = self.launch(f"127.0.0.1:{free_port()}")
             self.wait(server, clients)
-        rounds = [json.loads(line) for line in (store / "rounds.jsonl").read_text().splitlines()]
-        evaluations = [json.loads(line) for line in (store / "evaluations.jsonl").read_text().splitlines()]
+        rounds, evaluations = read_records(store / "rounds.jsonl"), read_records(store / "evaluations.jsonl")
         per_round: dict = {}  # each round's wall time, from its instructions to its last evaluation (stored,
         for e in evaluations:  # so a resumed run reports the rounds' time, not the rerun's)
             per_round[e["round"]] = max(per_round.get(e["round"], 0.0), e["round_time"])
@@ -278,11 +277,9 @@ class FederatedEvaluation:
 
     def _final(self, store: Path) -> dict:
         """Each client's evaluation metrics in the federation's last round."""
-        path = store / "evaluations.jsonl"
-        if not path.exists():
-            return {}
-        return {e["client"]: e for e in map(json.loads, path.read_text().splitlines())
-                if e["round"] == self.spec["rounds"]}
+        from .flower_server import read_records
+
+        return {e["client"]: e for e in read_records(store / "evaluations.jsonl") if e["round"] == self.spec["rounds"]}
 
     def wait(self, server: subprocess.Popen, clients: dict) -> None:
         """Wait for the server to end (bounded by ``timeout``), then for the clients; stop any left."""

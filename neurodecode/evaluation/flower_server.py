@@ -8,7 +8,9 @@ real server process without a Flower project or Ray) with Flower's
 * store the aggregated shared parameters after every round
   (``round-NNNN.safetensors``, written atomically) with a line in
   ``rounds.jsonl`` (bytes sent each way, wall time, clients, failures), so
-  a killed server resumes from its last stored round;
+  a killed server resumes from its last complete round (stored and
+  evaluated by every client that trained in it; what came after is
+  dropped and run again);
 * record what every client sent (``messages.jsonl``: array shapes, dtypes
   and bytes, example counts, metric names and types) for the privacy check;
 * record each client's evaluation metrics every round (score against round);
@@ -31,24 +33,55 @@ import numpy as np
 from ..utils import write_atomic_bytes
 from .federated_spec import check_federation, dumps, federation_digest, global_network
 
-__all__ = ["serve", "stored_round", "STORE_FILES"]
+__all__ = ["serve", "stored_round", "read_records", "STORE_FILES"]
 
 STORE_FILES = ("rounds.jsonl", "messages.jsonl", "evaluations.jsonl")
 
 
+def read_records(path: Path) -> list[dict]:
+    """The complete lines of a JSON-lines file (a kill may leave the last one unfinished)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().split("\n")[:-1]:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            break
+    return out
+
+
 def stored_round(store: Path, spec: dict) -> tuple[int, list | None]:
-    """The last round stored for this federation and its shared parameters (0, None when none)."""
+    """The last complete round of this federation (its parameters stored and every client that trained in
+    it evaluated) and its shared parameters; (0, None) when none."""
     from safetensors.numpy import load_file
 
     store = Path(store)
     marker = store / "federation.json"
     if not marker.exists() or json.loads(marker.read_text())["digest"] != federation_digest(spec):
         return 0, None
-    done = sorted(store.glob("round-*.safetensors"))
-    if not done:
+    trained = {r["round"]: set(r["clients"]) for r in read_records(store / "rounds.jsonl")}
+    evaluated: dict = {}
+    for e in read_records(store / "evaluations.jsonl"):
+        evaluated.setdefault(e["round"], set()).add(e["client"])
+    done = 0
+    while (store / f"round-{done + 1:04d}.safetensors").exists() and done + 1 in trained \
+            and trained[done + 1] <= evaluated.get(done + 1, set()):
+        done += 1
+    if done == 0:
         return 0, None
-    arrays = load_file(str(done[-1]))
-    return int(done[-1].stem.split("-")[1]), [arrays[f"p{i:04d}"] for i in range(len(arrays))]
+    arrays = load_file(str(store / f"round-{done:04d}.safetensors"))
+    return done, [arrays[f"p{i:04d}"] for i in range(len(arrays))]
+
+
+def _truncate(store: Path, done: int) -> None:
+    """Drop what a killed run stored after round ``done`` (its rounds run again)."""
+    for name in STORE_FILES:
+        kept = [r for r in read_records(store / name) if r["round"] <= done]
+        write_atomic_bytes(store / name, "".join(json.dumps(r) + "\n" for r in kept))
+    for path in store.glob("round-*.safetensors"):
+        if int(path.stem.split("-")[1]) > done:
+            path.unlink()
 
 
 def _append(path: Path, record: dict) -> None:
@@ -136,7 +169,11 @@ def serve(spec: dict, *, address: str, store: str | Path) -> int:
     if done == 0:
         for name in STORE_FILES:  # a new federation: no lines of another one
             (store / name).unlink(missing_ok=True)
+        for path in store.glob("round-*.safetensors"):
+            path.unlink()
         write_atomic_bytes(store / "federation.json", json.dumps({"digest": federation_digest(spec), "spec": spec}))
+    else:
+        _truncate(store, done)
     remaining = spec["rounds"] - done
     if remaining <= 0:
         return 0
