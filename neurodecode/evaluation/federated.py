@@ -24,6 +24,7 @@ global weights, with a fresh optimiser each round.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -35,7 +36,7 @@ import numpy as np
 
 from ..errors import ConfigError, NeurodecodeError
 from .federated_site import check_site, load_site, site_classes
-from .federated_spec import check_federation, federation_digest
+from .federated_spec import check_federation
 from .metrics import chance_level
 
 __all__ = ["FederatedEvaluation", "MODES", "common_classes", "free_port"]
@@ -170,8 +171,10 @@ class FederatedEvaluation:
         from .metrics import score_probabilities
 
         channels = self.template(data)
-        if len(channels) < 2:
-            self.costs_["centralized"] = f"no template: the clients share {len(channels)} channel(s)"
+        if len(channels) < 2:  # no template to pool on: the mode has no rows, and says why
+            logging.getLogger("neurodecode").warning(
+                f"federated: no centralized rows: the clients share {len(channels)} channel(s), and pooling "
+                "needs 2")
             return [], []
         sfreq, classes = float(self.spec["shared"]["sfreq"]), list(self.spec["classes"])
 
@@ -299,7 +302,3 @@ class FederatedEvaluation:
         if code != 0:
             tail = (self.workdir / "logs" / "server.log").read_text(errors="replace").strip().splitlines()[-1:]
             raise NeurodecodeError(f"federated: the server stopped with exit code {code}: {' '.join(tail)}")
-
-    def digest(self) -> str:
-        """The federation's identity (what its stored rounds belong to)."""
-        return federation_digest(self.spec)

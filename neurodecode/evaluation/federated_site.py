@@ -50,7 +50,6 @@ class SiteData:
     X_test: np.ndarray
     y_test: np.ndarray
     test_subjects: np.ndarray
-    train_subjects: list
     sfreq: float
     ch_names: list
     positions: np.ndarray  # n_chans x 3 (m), NaN where the recording has none
@@ -150,7 +149,7 @@ def load_site(site: dict, *, classes: list[str], window: float | None = None, n_
     if site["shuffle_labels"]:
         np.random.default_rng(site["random_state"]).shuffle(y_train)
     return SiteData(site["code"], data[train], y_train, data[test], y[test], meta["subject"].to_numpy()[test],
-                    sorted(set(meta["subject"].to_numpy()[train].tolist())), sfreq, ch_names, positions)
+                    sfreq, ch_names, positions)
 
 
 def paradigm_tmin(site: dict) -> float:

@@ -94,14 +94,13 @@ def _strategy_class(base):
     from flwr.common import parameters_to_ndarrays
 
     class Recording(base):
-        def __init__(self, *, store: Path, offset: int, names: list[str], expected: int | None, wait: float,
-                     **kwargs):
+        def __init__(self, *, store: Path, offset: int, expected: int | None, wait: float, **kwargs):
             super().__init__(**kwargs)
-            self.store, self.offset, self.names, self.expected, self.wait = store, offset, names, expected, wait
+            self.store, self.offset, self.expected, self.wait = store, offset, expected, wait
             self.started: dict = {}
             self.sent: dict = {}
 
-        def _record(self, server_round, kind, results, failures):
+        def _record(self, server_round, kind, results):
             for proxy, res in results:
                 arrays = parameters_to_ndarrays(res.parameters) if kind == "fit" else []
                 _append(self.store / "messages.jsonl", {
@@ -122,7 +121,7 @@ def _strategy_class(base):
             return chosen
 
         def aggregate_fit(self, server_round, results, failures):
-            received = self._record(server_round, "fit", results, failures)
+            received = self._record(server_round, "fit", results)
             parameters, metrics = super().aggregate_fit(server_round, results, failures)
             n = self.offset + server_round
             if parameters is not None:
@@ -139,7 +138,7 @@ def _strategy_class(base):
             return parameters, metrics
 
         def aggregate_evaluate(self, server_round, results, failures):
-            self._record(server_round, "evaluate", results, failures)
+            self._record(server_round, "evaluate", results)
             for _, res in results:
                 _append(self.store / "evaluations.jsonl", {"round": self.offset + server_round,
                                                            "loss": float(res.loss), **res.metrics,
@@ -192,7 +191,7 @@ def serve(spec: dict, *, address: str, store: str | Path) -> int:
         base, kwargs["proximal_mu"] = FedProx, float(spec["mu"])
     else:
         base = FedAvg
-    strategy = _strategy_class(base)(store=store, offset=done, names=names, expected=spec["clients"],
+    strategy = _strategy_class(base)(store=store, offset=done, expected=spec["clients"],
                                      wait=spec["round_timeout"], **kwargs)
     start_server(server_address=address, strategy=strategy,
                  config=ServerConfig(num_rounds=remaining, round_timeout=float(spec["round_timeout"])))
