@@ -1,4 +1,4 @@
-"""The one module that touches private names of other libraries (MNE, mne-lsl, torch), each listed in
+"""The one module that touches private names of other libraries (MNE, mne-lsl, torch, braindecode), each listed in
 :data:`PRIVATE` (and :data:`PRIVATE_ATTRIBUTES` for attributes set on instances) with why no public
 name does the job; ``tests/test_layout.py`` fails when one of them disappears upstream, and no other
 module may use them. MOABB's have their own boundary,
@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
-__all__ = ["PRIVATE", "PRIVATE_ATTRIBUTES", "unlocked", "lsl_lost_error", "tensor_version", "paced_player_class"]
+__all__ = ["PRIVATE", "PRIVATE_ATTRIBUTES", "unlocked", "lsl_lost_error", "tensor_version", "paced_player_class",
+           "reve_positions_file", "steegformer_vocabulary_source"]
 
 #: Private names used, and why each is unavoidable.
 PRIVATE = {
@@ -25,6 +26,16 @@ PRIVATE = {
     "torch:Tensor._version":
         "the in-place modification counter of a tensor; torch has no public way to tell that weights changed "
         "in place (a fine-tune, load_state_dict), which invalidates the merged-kernel copy kept for inference",
+    "mne.datasets.utils:_get_path":
+        "the folder where braindecode's REVE reads its channel-position bank (its RevePositionBank resolves it "
+        "with this function and key REVE_POSITIONS_PATH): REVE downloads the file there, into the MNE data "
+        "folder, whenever it is missing, so an offline build must find it there first",
+    "braindecode.models.steegformer:_CHANNELS_REPO":
+        "the Hugging Face repository of STEEGFormer's channel vocabulary, which braindecode downloads (retrying "
+        "for about 25 s offline, then mapping channels by position in the list) when a model is built from "
+        "channel names; braindecode has no public name for it",
+    "braindecode.models.steegformer:_CHANNELS_FILE":
+        "the file of that vocabulary in its repository (see _CHANNELS_REPO)",
 }
 
 #: Attributes that a private method above reads on instances, set in the class's own code.
@@ -99,3 +110,16 @@ def paced_player_class() -> type:
             return super()._stream()
 
     return Player
+
+
+def reve_positions_file():
+    """The file braindecode's REVE reads its channel positions from (``Path``); see :data:`PRIVATE`."""
+    from mne.datasets.utils import _get_path
+
+    return _get_path(None, "REVE_POSITIONS_PATH", "REVE positions") / "reve_positions.json"
+
+
+def steegformer_vocabulary_source() -> tuple[str, str]:
+    """``(repository, file)`` of STEEGFormer's channel vocabulary on the Hugging Face Hub; see :data:`PRIVATE`."""
+    return (_resolve("braindecode.models.steegformer:_CHANNELS_REPO"),
+            _resolve("braindecode.models.steegformer:_CHANNELS_FILE"))

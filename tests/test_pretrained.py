@@ -214,3 +214,127 @@ def test_report_lists_the_channels_harmonise_interpolates(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Channels interpolated by harmonise" in report
     assert "- SyntheticMI: 5 of 8 template channels interpolated (FC3, FC4, CP3, CP4, CPz)" in report
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection attempt fails the test: what braindecode would fetch must come from local copies."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a network connection was attempted: {args[1:]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_reve_reads_its_position_bank_from_the_local_copy(data, tmp_path, monkeypatch, no_network):
+    """REVE downloads its channel positions when built; offline it is one line naming the file, or it runs
+    from the copy there (REVE_POSITIONS_PATH), and nothing is fetched."""
+    import time
+
+    import mne
+    import torch
+    from braindecode.models import REVE
+
+    monkeypatch.setenv("REVE_POSITIONS_PATH", str(tmp_path))
+    bank = tmp_path / "reve_positions.json"
+    montage = mne.channels.make_standard_montage("standard_1005").get_positions()["ch_pos"]
+    bank.write_text(json.dumps({name: [float(v) for v in xyz] for name, xyz in montage.items()}))
+    torch.manual_seed(0)
+    folder = tmp_path / "reve"
+    REVE(n_outputs=5, n_chans=4, chs_info=[{"ch_name": c} for c in CHANNELS], n_times=N_TIMES, sfreq=SFREQ,
+         embed_dim=32, depth=1, heads=2, head_dim=16).save_pretrained(folder)
+    text = bank.read_text()
+    bank.unlink()
+    with pytest.raises(ConfigError) as err:
+        pt.load_pretrained("REVE", folder, n_outputs=2, n_chans=4, n_times=N_TIMES, sfreq=SFREQ,
+                           chs_info=[{"ch_name": c} for c in CHANNELS])
+    assert str(err.value) == (f"REVE: its channel-position bank is not at {bank} and no network is used; on a "
+                              "connected machine download https://huggingface.co/brain-bzh/reve-positions/resolve/"
+                              "main/positions.json to that file (or set REVE_POSITIONS_PATH, MNE's config key "
+                              "braindecode reads, to the folder holding reve_positions.json)")
+    assert [p.name for p in tmp_path.iterdir()] == ["reve"]  # nothing was downloaded into the folder
+    bank.write_text(text)
+    module, config = pt.load_pretrained("REVE", folder, n_outputs=2, n_chans=4, n_times=N_TIMES, sfreq=SFREQ,
+                                        chs_info=[{"ch_name": c} for c in CHANNELS])
+    saved, state = _saved(folder), module.state_dict()
+    encoder = [k for k in saved if not k.startswith("final_layer")]
+    assert encoder and all(state[k].equal(saved[k]) for k in encoder)
+    X, y = data
+    start = time.perf_counter()
+    clf = get_pipeline("REVE", pretrained=str(folder), max_epochs=1, sfreq=SFREQ, valid_size=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert clf.predict_proba(X).shape == (40, 2) and time.perf_counter() - start < 60
+    bank.unlink()  # a saved fine-tuned REVE is rebuilt with the same check
+    with pytest.raises(ConfigError, match="REVE: its channel-position bank is not at"):
+        pt.build_pretrained("REVE", config)
+
+
+def test_steegformer_maps_channel_names_through_the_cached_vocabulary(tmp_path, monkeypatch, no_network):
+    """STEEGFormer downloads its channel vocabulary when built from names (retrying ~25 s offline, then
+    mapping channel i to slot i); here the slots come from the vocabulary in the local Hugging Face cache,
+    and without it, or for a channel outside it, one line."""
+    import time
+
+    import torch
+    from braindecode.models import STEEGFormer
+    from huggingface_hub import constants
+
+    from neurodecode import private_api
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    torch.manual_seed(0)
+    folder = tmp_path / "steegformer"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # saved without names: braindecode warns of the identity mapping
+        STEEGFormer(n_outputs=5, n_chans=4, n_times=N_TIMES, sfreq=SFREQ, embed_dim=32, depth=1,
+                    num_heads=2).save_pretrained(folder)
+    chs = [{"ch_name": c} for c in CHANNELS]
+    kwargs = {"n_outputs": 2, "n_chans": 4, "n_times": N_TIMES, "sfreq": SFREQ, "chs_info": chs}
+    repo, name = private_api.steegformer_vocabulary_source()
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as err:
+        pt.load_pretrained("STEEGFormer", folder, **kwargs)
+    assert str(err.value) == (f"STEEGFormer: its channel vocabulary ({repo}, {name}) is not in the Hugging Face "
+                              f"cache ({tmp_path / 'hub'}) and no network is used; on a connected machine run: "
+                              f"hf download {repo} {name}")
+    assert time.perf_counter() - start < 5  # no retries
+    vocabulary = ["FP1", "FPZ", "FP2", "PZ", "CZ", "C4", "C3"] + [f"X{i}" for i in range(138)]  # 145 slots
+    commit = "0" * 40
+    cached = tmp_path / "hub" / f"models--{repo.replace('/', '--')}"
+    (cached / "snapshots" / commit).mkdir(parents=True)
+    (cached / "snapshots" / commit / name).write_text(json.dumps(vocabulary))
+    (cached / "refs").mkdir()
+    (cached / "refs" / "main").write_text(commit)
+    module, config = pt.load_pretrained("STEEGFormer", folder, **kwargs)
+    assert module.channel_indices.tolist() == [6, 4, 5, 3] and config["chan_pos_idx"] == [6, 4, 5, 3]
+    rebuilt = pt.build_pretrained("STEEGFormer", config)  # a saved fine-tuned model: no lookup at all
+    assert rebuilt.channel_indices.tolist() == [6, 4, 5, 3]
+    with pytest.raises(ConfigError, match=r"STEEGFormer: channels \['Oz'\] are not in its 145-electrode "
+                                          r"vocabulary; map the cap onto its electrodes with harmonise"):
+        pt.load_pretrained("STEEGFormer", folder, **{**kwargs, "chs_info": chs[:3] + [{"ch_name": "Oz"}]})
+
+
+def test_models_a_pipeline_cannot_fine_tune_are_refused_in_one_line(tmp_path):
+    """LUNA has no reset_head (a new head is what fine-tuning needs); Labram reads arrays as its 128
+    canonical channels. Both are refused when loaded, before any training."""
+    import mne
+    import torch
+    from braindecode.models import LUNA, Labram
+
+    info = mne.create_info(CHANNELS, SFREQ, "eeg").set_montage("standard_1005")
+    kwargs = {"n_outputs": 2, "n_chans": 4, "n_times": N_TIMES, "sfreq": SFREQ, "chs_info": info["chs"]}
+    torch.manual_seed(0)
+    for cls in (LUNA, Labram):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cls(n_outputs=3, n_chans=4, chs_info=info["chs"], n_times=N_TIMES, sfreq=SFREQ).save_pretrained(
+                tmp_path / cls.__name__)
+    with pytest.raises(ConfigError, match=r"^LUNA cannot take a new head \(braindecode has no reset_head for it\)$"):
+        pt.load_pretrained("LUNA", tmp_path / "LUNA", **kwargs)
+    with pytest.raises(ConfigError, match=r"^Labram takes its 128 channels in braindecode's LABRAM_CHANNEL_ORDER, "
+                                          r"got 4 channels \(C3, Cz, C4, Pz\.\.\.\); use InterpolatedLaBraM"):
+        pt.load_pretrained("Labram", tmp_path / "Labram", **kwargs)

@@ -257,6 +257,66 @@ def check_sensors(model: str, expected: dict, n_times: int, sfreq: float | None,
                           f"{expected['sfreq']:g} Hz; resample to {expected['sfreq']:g} Hz in the recipe")
 
 
+def _fetched_at_build(model: str, chs_info, config: dict) -> dict:
+    """Files REVE and STEEGFormer fetch from the Hub when built, found offline first.
+
+    braindecode's REVE downloads its channel-position bank into the MNE data folder when the file
+    is missing, and STEEGFormer downloads its channel vocabulary (retrying for about 25 s offline,
+    then mapping channel i to vocabulary slot i with a warning). Both are refused in one line when
+    the file is not on this machine; STEEGFormer's slots are resolved here from the cached
+    vocabulary and passed as ``chan_pos_idx``, so no name is mapped by position and nothing is
+    fetched. Returns the constructor arguments to add.
+    """
+    from .. import private_api
+
+    if model == "REVE":
+        path = private_api.reve_positions_file()
+        if not path.is_file():
+            import inspect
+
+            from braindecode.models.reve import RevePositionBank
+
+            url = inspect.signature(RevePositionBank).parameters["url"].default
+            raise ConfigError(f"REVE: its channel-position bank is not at {path} and no network is used; on a "
+                              f"connected machine download {url} to that file (or set REVE_POSITIONS_PATH, "
+                              "MNE's config key braindecode reads, to the folder holding reve_positions.json)")
+        return {}
+    if model == "STEEGFormer" and chs_info:
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        repo, name = private_api.steegformer_vocabulary_source()
+        cached = try_to_load_from_cache(repo, name)
+        if not isinstance(cached, str):
+            raise ConfigError(f"STEEGFormer: its channel vocabulary ({repo}, {name}) is not in the Hugging Face "
+                              f"cache ({constants.HF_HUB_CACHE}) and no network is used; on a connected machine "
+                              f"run: hf download {repo} {name}")
+        slots = {str(n).upper(): i for i, n in enumerate(json.loads(Path(cached).read_text()))}
+        if int(config.get("n_chans_pos", len(slots))) != len(slots):
+            raise ConfigError(f"STEEGFormer with n_chans_pos={config['n_chans_pos']}: its electrode names are not "
+                              f"published (the vocabulary has {len(slots)}), so channels cannot be matched by name")
+        names = [ch["ch_name"] for ch in chs_info]
+        unknown = [n for n in names if n.upper() not in slots]
+        if unknown:
+            raise ConfigError(f"STEEGFormer: channels {unknown[:8]} are not in its {len(slots)}-electrode vocabulary"
+                              "; map the cap onto its electrodes with harmonise (they would be given other "
+                              "electrodes' embeddings)")
+        return {"chan_pos_idx": [slots[n.upper()] for n in names]}
+    return {}
+
+
+def _check_labram_order(chs_info) -> None:
+    """braindecode's Labram reads arrays as its 128 canonical channels in order, unless ``ch_names`` is
+    passed to ``forward`` (a pipeline passes arrays): refuse another cap now, not mid-training."""
+    from braindecode.models.labram import LABRAM_CHANNEL_ORDER
+
+    names = [c["ch_name"] for c in chs_info] if chs_info else None
+    if names is None or [n.upper() for n in names] != [n.upper() for n in LABRAM_CHANNEL_ORDER]:
+        got = f"{len(names)} channels ({', '.join(names[:4])}...)" if names else "no channel names"
+        raise ConfigError(f"Labram takes its {len(LABRAM_CHANNEL_ORDER)} channels in braindecode's "
+                          f"LABRAM_CHANNEL_ORDER, got {got}; use InterpolatedLaBraM for another cap, or "
+                          "harmonise onto those channels in that order")
+
+
 def load_pretrained(model: str, weights, *, n_outputs: int, n_chans: int, n_times: int,
                     sfreq: float | None, chs_info: list[dict] | None, strategy: str = "full",
                     blocks: int = 1, rank: int = 8):
@@ -277,15 +337,20 @@ def load_pretrained(model: str, weights, *, n_outputs: int, n_chans: int, n_time
     else:
         check_contract(model, expected, n_chans, n_times, sfreq,
                        [c["ch_name"] for c in chs_info] if chs_info else None)
+    if model == "Labram":
+        _check_labram_order(chs_info)
+    overrides.update(_fetched_at_build(model, chs_info, config))
     try:
         module = cls.from_pretrained(str(folder), strict=True, **overrides)
         module.reset_head(n_outputs)  # always a new head: the pretrained one answered another task
+    except NotImplementedError:  # caught before RuntimeError, its base class
+        raise ConfigError(f"{model} cannot take a new head (braindecode has no reset_head for it)") from None
     except RuntimeError as exc:  # torch's load_state_dict under strict=True
         first = str(exc).strip().splitlines()
         raise ConfigError(f"{folder}: the weights do not fit {model} as configured in {_CONFIG}: "
                           f"{' '.join(line.strip() for line in first[:3])}") from None
-    except NotImplementedError:
-        raise ConfigError(f"{model} cannot take a new head (braindecode has no reset_head for it)") from None
+    except ValueError as exc:  # braindecode refusing these inputs (BENDR's fixed channel order...)
+        raise ConfigError(f"{model}: {' '.join(str(exc).split())}") from None
     plain = {**_plain(config), **overrides, "n_outputs": n_outputs}
     return _apply_strategy(module, model, strategy, blocks, rank), plain
 
@@ -298,5 +363,7 @@ def build_pretrained(model: str, config: dict, *, strategy: str = "full", blocks
 
     cls, _ = model_class(model)
     _check_types(model, config, f"the saved {model}")  # a model file is someone else's data too
+    if "chan_pos_idx" not in config:
+        config = {**config, **_fetched_at_build(model, config.get("chs_info"), config)}
     kwargs = resolve_type_kwargs(cls, dict(config))
     return _apply_strategy(cls(**kwargs), model, strategy, blocks, rank)
