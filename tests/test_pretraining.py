@@ -148,6 +148,43 @@ def test_bad_pretraining_sets_are_one_line(tmp_path, shared_data):
         pretrain(_spec(tmp_path, training={"epoch": 3}))
     with pytest.raises(UnknownNameError, match="unknown control 'shuffled'"):
         pretrain(_spec(tmp_path, control="shuffled"))
+    with pytest.raises(UnknownNameError, match="unknown training mask 'token': did you mean tokens"):
+        pretrain(_spec(tmp_path, training={"mask": "token"}))
+
+
+def test_patches_have_unit_variance_in_any_unit():
+    """EEG in V, magnetometers in T and gradiometers in T/m all reach unit variance per channel and
+    window (an absolute epsilon in the z-score once left MEG at zero and EEG at 0.8)."""
+    net = SensorTransformer(n_outputs=1, n_times=256, sfreq=128.0, **TINY)
+    x = torch.randn(4, 3, 256, dtype=torch.float32)
+    x[:, 2] = 0.0  # a flat channel
+    unit = net.patches(x)
+    for scale in (1e-5, 1e-13, 1e-11):
+        scaled = net.patches(x * scale)
+        assert torch.allclose(scaled, unit, atol=1e-4)
+    assert torch.allclose(unit[:, :2].pow(2).mean(dim=(2, 3)), torch.full((4, 2), 255 / 256), atol=1e-4)
+    assert unit[:, 2].eq(0).all()
+
+
+@pytest.mark.parametrize("span", ["time", "tokens"])
+def test_mask_spans(span, monkeypatch):
+    """``time`` hides whole patches on every sensor (about half of them); ``tokens`` hides sensors apart."""
+    net = SensorTransformer(n_outputs=1, n_times=256, sfreq=128.0, **TINY)
+    seen = []
+    encode = net.encode
+    monkeypatch.setattr(net, "encode", lambda p, s, mask=None: seen.append(mask) or encode(p, s, mask))
+    x, sensors = torch.randn(64, 6, 256), torch.randn(6, 9)
+    loss = net.masked_loss(x, sensors, 0.5, torch.Generator().manual_seed(0), span=span)
+    mask = seen[0]
+    assert mask.shape == (64, 6, 8) and torch.isfinite(loss)
+    assert mask.any(dim=(1, 2)).all()  # every window has something to predict
+    across_sensors = (mask == mask[:, :1]).all().item()
+    assert across_sensors is (span == "time")
+    if span == "time":
+        assert (~mask[:, 0]).any(1).all()  # and something to predict it from
+    assert 0.4 < mask.float().mean().item() < 0.6
+    with pytest.raises(ValueError, match="span must be 'time' or 'tokens', got 'sensors'"):
+        net.masked_loss(x, sensors, 0.5, span="sensors")
 
 
 def test_pretrain_command(tmp_path):

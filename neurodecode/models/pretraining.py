@@ -19,10 +19,18 @@ The definition (YAML, or a mapping)::
     window: 2.0                                # s
     step: 1.0                                  # s between window starts
     model: {patch_size: 32, embed_dim: 64, depth: 2, num_heads: 4}
-    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, max_sensors: 32, random_state: 42,
-               device: auto}                   # auto: CUDA when present, else the CPU
+    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, mask: time, max_sensors: 32,
+               random_state: 42, device: auto} # auto: CUDA when present, else the CPU
     control: none                              # or shuffled-time: see shuffle_time
     output: results/pretrained/eeg-meg-small
+
+``mask: time`` (the default) hides half of each window's time patches on
+every sensor at once, so the model must predict a stretch of signal from the
+times around it. ``mask: tokens`` hides (sensor, patch) tokens
+independently, which neighbouring sensors at the same instant can fill in
+(volume conduction) with no temporal model; the shuffled-time control keeps
+that zero-lag structure, so under token masks it cannot tell temporal
+learning from spatial interpolation, and under time masks it can.
 
 A window with more than ``max_sensors`` channels is trained on a random
 subset of them (a new one each batch), which bounds the tokens per window.
@@ -41,11 +49,13 @@ import numpy as np
 from ..errors import ConfigError, UnknownNameError, check_option
 from ..windows.grid import grid_starts, windows_at
 
-__all__ = ["pretrain", "PretrainResult", "CONTROLS", "shuffle_time"]
+__all__ = ["pretrain", "PretrainResult", "CONTROLS", "MASKS", "shuffle_time"]
 
 KEYS = ("name", "datasets", "recipe", "sfreq", "window", "step", "model", "training", "control", "output")
-TRAINING = {"epochs": 10, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.01, "mask_ratio": 0.5,
+TRAINING = {"epochs": 10, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.01, "mask_ratio": 0.5, "mask": "time",
             "max_sensors": 32, "random_state": 42, "device": "auto"}
+#: What a mask hides: whole time patches on every sensor, or (sensor, patch) tokens independently.
+MASKS = ("time", "tokens")
 MODEL = ("patch_size", "embed_dim", "depth", "num_heads", "max_patches", "drop_prob")
 CONTROLS = ("none", "shuffled-time")
 logger = logging.getLogger("neurodecode.pretrain")
@@ -104,6 +114,7 @@ def _load(config) -> dict:
             raise UnknownNameError(f"model setting in {where}:", key, list(MODEL))
     control = spec.get("control") or "none"
     check_option("control", control, CONTROLS)
+    check_option("training mask", training["mask"], MASKS)
     if not 0 < float(training["mask_ratio"]) < 1:
         raise ConfigError(f"{where}: mask_ratio must be between 0 and 1, got {training['mask_ratio']}")
     return {**spec, "where": where, "training": training, "model": model, "control": control,
@@ -229,7 +240,7 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
                 keep = np.sort(rng.choice(x.shape[1], training["max_sensors"], replace=False))
                 x, sensors = x[:, keep], sensors[keep]
             loss = model.masked_loss(torch.from_numpy(x).to(device), sensors.to(device), training["mask_ratio"],
-                                     generator)
+                                     generator, span=training["mask"])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

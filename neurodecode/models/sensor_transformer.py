@@ -135,7 +135,10 @@ class SensorTransformer(EEGModuleMixin, nn.Module):
             raise ValueError(f"windows of {x.shape[-1]} samples: SensorTransformer takes 1 to {self.max_patches} "
                              f"patches of {self.patch_size} samples")
         x = x[..., : n_patches * self.patch_size]
-        x = (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True) + 1e-6)
+        x = x - x.mean(-1, keepdim=True)
+        std = x.std(-1, keepdim=True)
+        # no absolute epsilon: it would dwarf MEG in T (1e-13) and shrink EEG in V (1e-5); flat channels stay 0
+        x = x / torch.where(std > 0, std, torch.ones_like(std))
         return x.reshape(*x.shape[:2], n_patches, self.patch_size)
 
     def encode(self, patches: torch.Tensor, sensors: torch.Tensor, mask: torch.Tensor | None = None):
@@ -153,10 +156,25 @@ class SensorTransformer(EEGModuleMixin, nn.Module):
         return self.final_layer(self.encode(self.patches(x), self.sensors).mean(1))
 
     def masked_loss(self, x: torch.Tensor, sensors: torch.Tensor, mask_ratio: float,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
-        """Mean squared error of the masked patches reconstructed from the others (z-scored units)."""
+                    generator: torch.Generator | None = None, *, span: str = "time") -> torch.Tensor:
+        """Mean squared error of the masked patches reconstructed from the others (z-scored units).
+
+        ``span="time"`` hides whole time patches on every sensor at once, so a masked patch must be
+        predicted from the other times; ``"tokens"`` hides (sensor, patch) tokens independently, which
+        neighbouring sensors at the same time can fill in (volume conduction) without any temporal model.
+        """
         patches = self.patches(x)
-        mask = torch.rand(patches.shape[:3], generator=generator, device=patches.device) < mask_ratio
-        mask[..., 0, 0] |= ~mask.flatten(1).any(1)  # at least one masked token per window
+        batch, n_chans, n_patches = patches.shape[:3]
+        if span == "time":
+            hidden = torch.rand(batch, n_patches, generator=generator, device=patches.device) < mask_ratio
+            hidden[:, 0] |= ~hidden.any(1)  # at least one masked patch per window
+            if n_patches > 1:
+                hidden[:, -1] &= ~hidden.all(1)  # and at least one left to predict it from
+            mask = hidden[:, None, :].expand(batch, n_chans, n_patches)
+        elif span == "tokens":
+            mask = torch.rand(patches.shape[:3], generator=generator, device=patches.device) < mask_ratio
+            mask[..., 0, 0] |= ~mask.flatten(1).any(1)  # at least one masked token per window
+        else:
+            raise ValueError(f"span must be 'time' or 'tokens', got {span!r}")
         predicted = self.decoder(self.encode(patches, sensors, mask)).reshape(patches.shape)
         return ((predicted - patches) ** 2)[mask].mean()
