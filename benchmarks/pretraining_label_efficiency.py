@@ -3,22 +3,28 @@
 Protocol (in one run, on the same test trials):
 
 1. Pretrain a SensorTransformer by masked reconstruction (``neurodecode.models.pretraining``)
-   on synthetic EEG (64- and 22-channel caps), synthetic SSVEP EEG, synthetic MEG (306
-   sensors) and the real Muse P300 recordings of subjects 1-2 (4 electrodes), in 2 s windows
-   without overlap. Kalunga2016 and PhysionetMI are held out of pretraining.
-2. The control: the same pretraining on the same windows with each window's samples
-   permuted in time (same sensors and amplitudes, no temporal structure).
+   twice: with ``mask: tokens`` (the default: half of the (sensor, patch) tokens hidden) and
+   with ``mask: time`` (half of the time patches hidden on every sensor at once), on synthetic
+   EEG (64- and 22-channel caps), synthetic SSVEP EEG, synthetic MEG (306 sensors) and the
+   real Muse P300 recordings of subjects 1-2 (4 electrodes), in 2 s windows without overlap.
+   Kalunga2016 and PhysionetMI are held out of pretraining.
+2. The control: token-mask pretraining on the same windows with each window's samples
+   permuted in time (same sensors, amplitudes and zero-lag covariance, no temporal structure).
 3. For each target subject (Kalunga2016 1-9: SSVEP, 4 classes, 8 electrodes; PhysionetMI
    S001: left/right imagery, 64 electrodes), trials in recording order: the second half is
    the test set, the same for every model and shot count; k labelled trials per class are
    the first k of each class in the first half.
-4. Three models fine-tuned (every weight) or trained on those k trials: pretrained,
-   from scratch (the same architecture, random weights) and control-pretrained, with TS+LR
-   on the same trials as a reference for what the split allows. Balanced
-   accuracy on the test trials; MOABB's one-sided paired permutation test across Kalunga's
-   9 subjects (PhysionetMI has one subject: no test).
+4. On those k trials, two fine-tuning strategies of the same architecture:
+   - ``full`` (every weight): pretrained (tokens, time), from scratch (random weights) and
+     control-pretrained;
+   - ``linear-probe`` (a new head on the frozen encoder): pretrained (tokens, time),
+     random-init (the untrained encoder, seed 42) and control-pretrained;
+   each for ``--steps`` optimiser steps (every k-shot set is one batch), with TS+LR on the
+   same trials as a reference for what the split allows. Balanced accuracy on the test
+   trials, and on the k training trials (did the network fit them?); MOABB's one-sided
+   paired permutation test across Kalunga's 9 subjects (PhysionetMI has one subject: no test).
 
-    python benchmarks/pretraining_label_efficiency.py [--epochs 10] [--out results/label-efficiency]
+    python benchmarks/pretraining_label_efficiency.py [--epochs 5] [--steps 200] [--out results/label-efficiency]
 """
 from __future__ import annotations
 
@@ -51,22 +57,33 @@ PRETRAIN_SETS = [
 
 def pretrain_both(epochs: int, out: Path, reuse: bool = False) -> dict:
     from neurodecode.models.pretraining import pretrain
+    from neurodecode.models.sensor_transformer import SensorTransformer
 
     folders = {}
-    for control in ("none", "shuffled-time"):
-        folder = out / f"pretrained-{control}"
+    for key, mask, control in (("tokens", "tokens", "none"), ("time", "time", "none"),
+                               ("control", "tokens", "shuffled-time")):
+        folder = out / f"pretrained-{key}"
         if reuse and (folder / "model.safetensors").is_file():
-            folders[control] = folder
-            print(f"pretraining ({control}): reused {folder}", flush=True)
+            folders[key] = folder
+            print(f"pretraining ({key}): reused {folder}", flush=True)
             continue
         t0 = time.perf_counter()
-        result = pretrain({"name": f"label-efficiency-{control}", "datasets": PRETRAIN_SETS,
-                           "recipe": RECIPE, "sfreq": SFREQ, "window": 2.0, "step": 2.0,
-                           "model": MODEL, "training": {"epochs": epochs, "random_state": 42}, "control": control,
+        result = pretrain({"name": f"label-efficiency-{key}", "datasets": PRETRAIN_SETS,
+                           "recipe": RECIPE, "sfreq": SFREQ, "window": 2.0, "step": 2.0, "model": MODEL,
+                           "training": {"epochs": epochs, "random_state": 42, "mask": mask}, "control": control,
                            "output": str(folder)})
-        folders[control] = result.folder
-        print(f"pretraining ({control}): {sum(result.windows.values())} windows {result.windows}, loss "
-              f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}, {time.perf_counter() - t0:.0f} s", flush=True)
+        folders[key] = result.folder
+        # 255/256 is the loss of predicting zero (each channel and window z-scored, unbiased SD)
+        print(f"pretraining ({key}): {sum(result.windows.values())} windows {result.windows}, loss "
+              f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f} (predicting zero: about 0.996), "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+    # the untrained encoder, through the same loading path, for the random-init linear probe
+    import torch
+
+    torch.manual_seed(42)
+    folders["random"] = out / "untrained"
+    SensorTransformer(n_outputs=1, n_times=int(2 * SFREQ), sfreq=SFREQ, **MODEL).save_pretrained(folders["random"])
+    (folders["random"] / "pytorch_model.bin").unlink(missing_ok=True)
     return folders
 
 
@@ -102,7 +119,14 @@ def split(labels: np.ndarray, shots: list[int]):
     return chosen, test
 
 
-def score_models(epochs, labels, folders: dict, shots: list[int], max_epochs: int) -> list[dict]:
+#: (arm, fine-tuning strategy, weights): the arms compared on every k-shot set
+ARMS = (("pretrained", "full", "tokens"), ("pretrained (time)", "full", "time"), ("scratch", "full", None),
+        ("control", "full", "control"), ("probe: pretrained", "linear-probe", "tokens"),
+        ("probe: pretrained (time)", "linear-probe", "time"), ("probe: random-init", "linear-probe", "random"),
+        ("probe: control", "linear-probe", "control"))
+
+
+def score_models(epochs, labels, folders: dict, shots: list[int], steps: int) -> list[dict]:
     from sklearn.metrics import balanced_accuracy_score
 
     from neurodecode.models import get_pipeline
@@ -111,25 +135,26 @@ def score_models(epochs, labels, folders: dict, shots: list[int], max_epochs: in
     rows = []
     for k, train in chosen.items():
         assert not set(train) & set(test)  # no test trial in training, ever
-        for model, params in (("pretrained", {"pretrained": str(folders["none"])}),
-                              ("scratch", {"model_params": MODEL}),
-                              ("control", {"pretrained": str(folders["shuffled-time"])})):
+        assert len(train) <= 32  # one batch per epoch: max_epochs is the number of optimiser steps
+        for arm, strategy, weights in ARMS:
             t0 = time.perf_counter()
-            clf = get_pipeline("SensorTransformer", max_epochs=max_epochs, valid_size=None, lr=5e-4,
+            params = ({"model_params": MODEL} if weights is None
+                      else {"pretrained": str(folders[weights]), "finetune": strategy})
+            clf = get_pipeline("SensorTransformer", max_epochs=steps, valid_size=None, lr=5e-4,
                                batch_size=32, random_state=0, **params)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 clf.fit(epochs[train], labels[train])
-            predicted = clf.predict(epochs[test])
-            rows.append({"shots": k, "model": model, "n_train": len(train), "n_test": len(test),
-                         "score": balanced_accuracy_score(labels[test], predicted),
+            rows.append({"shots": k, "model": arm, "n_train": len(train), "n_test": len(test),
+                         "score": balanced_accuracy_score(labels[test], clf.predict(epochs[test])),
+                         "train_score": balanced_accuracy_score(labels[train], clf.predict(epochs[train])),
                          "seconds": time.perf_counter() - t0})
         # a reference on the same trials, to tell a split nothing learns from a network that does not
         reference = get_pipeline("TS+LR").fit(epochs[train].get_data(copy=False), labels[train])
         rows.append({"shots": k, "model": "TS+LR (reference)", "n_train": len(train), "n_test": len(test),
                      "score": balanced_accuracy_score(labels[test],
                                                       reference.predict(epochs[test].get_data(copy=False))),
-                     "seconds": float("nan")})
+                     "train_score": float("nan"), "seconds": float("nan")})
     return rows
 
 
@@ -139,11 +164,13 @@ def paired(table: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (dataset, k), g in table.groupby(["dataset", "shots"]):
         wide = g.pivot_table(index="subject", columns="model", values="score")
-        row = {"dataset": dataset, "shots": k, "n_subjects": len(wide),
-               **{f"{m}_mean": wide[m].mean() for m in ("pretrained", "scratch", "control", "TS+LR (reference)")}}
-        for model in ("pretrained", "control"):
-            row[f"{model}_gain"] = (wide[model] - wide["scratch"]).mean()
-            row[f"p_{model}"] = (float(meta_analysis.compute_pvals_perm(wide[[model, "scratch"]])[0, 1])
+        row = {"dataset": dataset, "shots": k, "n_subjects": len(wide), **{m: wide[m].mean() for m in wide}}
+        for model, against in (("pretrained", "scratch"), ("pretrained (time)", "scratch"), ("control", "scratch"),
+                               ("probe: pretrained", "probe: random-init"),
+                               ("probe: pretrained (time)", "probe: random-init"),
+                               ("probe: control", "probe: random-init")):
+            row[f"gain {model}"] = (wide[model] - wide[against]).mean()
+            row[f"p {model}"] = (float(meta_analysis.compute_pvals_perm(wide[[model, against]])[0, 1])
                                  if len(wide) > 1 else float("nan"))
         out.append(row)
     return pd.DataFrame(out)
@@ -152,7 +179,7 @@ def paired(table: pd.DataFrame) -> pd.DataFrame:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="pretraining epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=200, help="fine-tuning steps (k-shot sets are one batch)")
     parser.add_argument("--subjects", type=int, nargs="+", default=list(range(1, 10)), help="Kalunga2016 subjects")
     parser.add_argument("--out", default=str(REPO / "results" / "label-efficiency"))
     parser.add_argument("--reuse", action="store_true", help="reuse the pretrained folders already in --out")
@@ -170,7 +197,7 @@ def main(argv=None) -> int:
     for name, subjects, shots in (("Kalunga2016", args.subjects, [2, 4, 8]), ("PhysionetMI", [1], [3, 6, 10])):
         for subject in subjects:
             epochs, labels = target_epochs(name, subject)
-            for row in score_models(epochs, labels, folders, shots, args.finetune_epochs):
+            for row in score_models(epochs, labels, folders, shots, args.steps):
                 rows.append({"dataset": name, "subject": subject, **row})
             print(f"{name} subject {subject}: {len(labels)} trials, {len(epochs.ch_names)} channels", flush=True)
     table = pd.DataFrame(rows)
@@ -179,6 +206,9 @@ def main(argv=None) -> int:
     summary.to_csv(out / "label_efficiency_summary.csv", index=False)
     with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
         print(summary.to_string(index=False))
+        fit = table.pivot_table(index=["dataset", "shots"], columns="model", values="train_score")
+        print("balanced accuracy on the k training trials (did each network fit them?):")
+        print(fit.to_string())
     (out / "run.json").write_text(json.dumps({"seconds": time.perf_counter() - t0, "argv": sys.argv[1:]}))
     print(f"total {time.perf_counter() - t0:.0f} s; tables in {out}")
     return 0

@@ -156,7 +156,7 @@ class SensorTransformer(EEGModuleMixin, nn.Module):
         return self.final_layer(self.encode(self.patches(x), self.sensors).mean(1))
 
     def masked_loss(self, x: torch.Tensor, sensors: torch.Tensor, mask_ratio: float,
-                    generator: torch.Generator | None = None, *, span: str = "time") -> torch.Tensor:
+                    generator: torch.Generator | None = None, *, span: str = "tokens") -> torch.Tensor:
         """Mean squared error of the masked patches reconstructed from the others (z-scored units).
 
         ``span="time"`` hides whole time patches on every sensor at once, so a masked patch must be
