@@ -55,13 +55,13 @@ PRETRAIN_SETS = [
 ]
 
 
-def pretrain_both(epochs: int, out: Path, reuse: bool = False) -> dict:
+def pretrain_all(epochs: int, out: Path, reuse: bool = False, masks=("tokens", "time")) -> dict:
     from neurodecode.models.pretraining import pretrain
     from neurodecode.models.sensor_transformer import SensorTransformer
 
     folders = {}
-    for key, mask, control in (("tokens", "tokens", "none"), ("time", "time", "none"),
-                               ("control", "tokens", "shuffled-time")):
+    encoders = [(mask, mask, "none") for mask in masks] + [("control", "tokens", "shuffled-time")]
+    for key, mask, control in encoders:
         folder = out / f"pretrained-{key}"
         if reuse and (folder / "model.safetensors").is_file():
             folders[key] = folder
@@ -137,6 +137,8 @@ def score_models(epochs, labels, folders: dict, shots: list[int], steps: int) ->
         assert not set(train) & set(test)  # no test trial in training, ever
         assert len(train) <= 32  # one batch per epoch: max_epochs is the number of optimiser steps
         for arm, strategy, weights in ARMS:
+            if weights is not None and weights not in folders:
+                continue  # an encoder not pretrained in this run (--masks)
             t0 = time.perf_counter()
             params = ({"model_params": MODEL} if weights is None
                       else {"pretrained": str(folders[weights]), "finetune": strategy})
@@ -169,6 +171,8 @@ def paired(table: pd.DataFrame) -> pd.DataFrame:
                                ("probe: pretrained", "probe: random-init"),
                                ("probe: pretrained (time)", "probe: random-init"),
                                ("probe: control", "probe: random-init")):
+            if model not in wide:
+                continue
             row[f"gain {model}"] = (wide[model] - wide[against]).mean()
             row[f"p {model}"] = (float(meta_analysis.compute_pvals_perm(wide[[model, against]])[0, 1])
                                  if len(wide) > 1 else float("nan"))
@@ -183,6 +187,8 @@ def main(argv=None) -> int:
     parser.add_argument("--subjects", type=int, nargs="+", default=list(range(1, 10)), help="Kalunga2016 subjects")
     parser.add_argument("--out", default=str(REPO / "results" / "label-efficiency"))
     parser.add_argument("--reuse", action="store_true", help="reuse the pretrained folders already in --out")
+    parser.add_argument("--masks", nargs="+", default=["tokens", "time"], choices=["tokens", "time"],
+                        help="the pretext masks to pretrain (the control always uses tokens)")
     args = parser.parse_args(argv)
     import mne
     import torch
@@ -192,7 +198,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    folders = pretrain_both(args.epochs, out, args.reuse)
+    folders = pretrain_all(args.epochs, out, args.reuse, args.masks)
     rows = []
     for name, subjects, shots in (("Kalunga2016", args.subjects, [2, 4, 8]), ("PhysionetMI", [1], [3, 6, 10])):
         for subject in subjects:
