@@ -255,6 +255,8 @@ def test_reve_reads_its_position_bank_from_the_local_copy(data, tmp_path, monkey
                               "main/positions.json to that file (or set REVE_POSITIONS_PATH, MNE's config key "
                               "braindecode reads, to the folder holding reve_positions.json)")
     assert [p.name for p in tmp_path.iterdir()] == ["reve"]  # nothing was downloaded into the folder
+    with pytest.raises(ConfigError, match="REVE: its channel-position bank is not at"):  # a benchmark's check
+        get_pipeline("REVE", pretrained=str(folder)).check_input(4, N_TIMES, sfreq=SFREQ)
     bank.write_text(text)
     module, config = pt.load_pretrained("REVE", folder, n_outputs=2, n_chans=4, n_times=N_TIMES, sfreq=SFREQ,
                                         chs_info=[{"ch_name": c} for c in CHANNELS])
@@ -313,6 +315,8 @@ def test_steegformer_maps_channel_names_through_the_cached_vocabulary(tmp_path, 
     assert module.channel_indices.tolist() == [6, 4, 5, 3] and config["chan_pos_idx"] == [6, 4, 5, 3]
     rebuilt = pt.build_pretrained("STEEGFormer", config)  # a saved fine-tuned model: no lookup at all
     assert rebuilt.channel_indices.tolist() == [6, 4, 5, 3]
+    named = {**config, "chan_pos_idx": None, "chs_info": chs}  # slots left to the names: found in the cache
+    assert pt.build_pretrained("STEEGFormer", named).channel_indices.tolist() == [6, 4, 5, 3]
     with pytest.raises(ConfigError, match=r"STEEGFormer: channels \['Oz'\] are not in its 145-electrode "
                                           r"vocabulary; map the cap onto its electrodes with harmonise"):
         pt.load_pretrained("STEEGFormer", folder, **{**kwargs, "chs_info": chs[:3] + [{"ch_name": "Oz"}]})

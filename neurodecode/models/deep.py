@@ -203,11 +203,13 @@ class DeepClassifier(ClassifierMixin, BaseEstimator):
         """
         cls, fixed = model_class(self.model)
         if self.pretrained is not None:  # the pretrained encoder's own shape, not a receptive field
-            from .pretrained import check_contract, expected_input
+            from .pretrained import check_contract, expected_input, fetched_at_build, locate_weights, pretrained_config
 
             if not getattr(cls, "sensor_agnostic", False):  # sensors are checked on the data, at fit
                 check_contract(self.model, expected_input(self.model, self.pretrained), n_chans, n_times, sfreq,
                                None)
+            fetched_at_build(self.model, None, pretrained_config(self.model, locate_weights(self.model,
+                                                                                            self.pretrained)))
             return
         self._check_length(cls, self._module_params(cls, fixed, n_chans, n_times, sfreq, None, n_outputs), sfreq)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from ..errors import ConfigError, UnknownNameError
 
 __all__ = ["foundation_models", "STRATEGIES", "locate_weights", "pretrained_config", "expected_input",
-           "load_pretrained", "build_pretrained", "check_contract", "check_sensors"]
+           "load_pretrained", "build_pretrained", "check_contract", "check_sensors", "fetched_at_build"]
 
 STRATEGIES = ("full", "linear-probe", "last-blocks", "lora")
 _WEIGHTS, _CONFIG, _PICKLE = "model.safetensors", "config.json", "pytorch_model.bin"
@@ -257,7 +257,7 @@ def check_sensors(model: str, expected: dict, n_times: int, sfreq: float | None,
                           f"{expected['sfreq']:g} Hz; resample to {expected['sfreq']:g} Hz in the recipe")
 
 
-def _fetched_at_build(model: str, chs_info, config: dict) -> dict:
+def fetched_at_build(model: str, chs_info: list[dict] | None, config: dict) -> dict:
     """Files REVE and STEEGFormer fetch from the Hub when built, found offline first.
 
     braindecode's REVE downloads its channel-position bank into the MNE data folder when the file
@@ -265,7 +265,32 @@ def _fetched_at_build(model: str, chs_info, config: dict) -> dict:
     then mapping channel i to vocabulary slot i with a warning). Both are refused in one line when
     the file is not on this machine; STEEGFormer's slots are resolved here from the cached
     vocabulary and passed as ``chan_pos_idx``, so no name is mapped by position and nothing is
-    fetched. Returns the constructor arguments to add.
+    fetched.
+
+    Parameters
+    ----------
+    model : str
+        The foundation model's name.
+    chs_info : list of dict | None
+        The data's channels (``ch_name`` read), or None where they are not known yet.
+    config : dict
+        The weights' ``config.json``.
+
+    Returns
+    -------
+    overrides : dict
+        Constructor arguments to add (``chan_pos_idx`` for STEEGFormer given channel names).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the missing file and the command that fetches it, or the channels
+        outside STEEGFormer's vocabulary.
+
+    Examples
+    --------
+    >>> fetched_at_build("CBraMod", None, {})
+    {}
     """
     from .. import private_api
 
@@ -339,7 +364,7 @@ def load_pretrained(model: str, weights, *, n_outputs: int, n_chans: int, n_time
                        [c["ch_name"] for c in chs_info] if chs_info else None)
     if model == "Labram":
         _check_labram_order(chs_info)
-    overrides.update(_fetched_at_build(model, chs_info, config))
+    overrides.update(fetched_at_build(model, chs_info, config))
     try:
         module = cls.from_pretrained(str(folder), strict=True, **overrides)
         module.reset_head(n_outputs)  # always a new head: the pretrained one answered another task
@@ -363,7 +388,7 @@ def build_pretrained(model: str, config: dict, *, strategy: str = "full", blocks
 
     cls, _ = model_class(model)
     _check_types(model, config, f"the saved {model}")  # a model file is someone else's data too
-    if "chan_pos_idx" not in config:
-        config = {**config, **_fetched_at_build(model, config.get("chs_info"), config)}
+    if config.get("chan_pos_idx") is None:
+        config = {**config, **fetched_at_build(model, config.get("chs_info"), config)}
     kwargs = resolve_type_kwargs(cls, dict(config))
     return _apply_strategy(cls(**kwargs), model, strategy, blocks, rank)
