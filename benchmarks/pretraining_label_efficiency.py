@@ -206,8 +206,11 @@ def main(argv=None) -> int:
             for row in score_models(epochs, labels, folders, shots, args.steps):
                 rows.append({"dataset": name, "subject": subject, **row})
             print(f"{name} subject {subject}: {len(labels)} trials, {len(epochs.ch_names)} channels", flush=True)
+            # after every subject, so a stopped run keeps what it measured
+            pd.DataFrame(rows).to_csv(out / "label_efficiency.partial.csv", index=False)
     table = pd.DataFrame(rows)
     table.to_csv(out / "label_efficiency.csv", index=False)
+    (out / "label_efficiency.partial.csv").unlink()
     summary = paired(table)
     summary.to_csv(out / "label_efficiency_summary.csv", index=False)
     with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
