@@ -93,8 +93,10 @@ def _cmd_audit(args) -> int:
     from .utils import atomic_write
 
     cfg = get_config()
-    if not args.anomaly and (args.sliding or args.recipe or args.folds != 5 or args.epochs != 30):
-        raise ConfigError("--sliding, --recipe, --folds and --epochs set the anomaly audit; add --anomaly")
+    if not args.anomaly and (args.sliding or args.recipe or args.folds != 5 or args.epochs != 30
+                             or args.reference != "pooled"):
+        raise ConfigError("--sliding, --recipe, --folds, --epochs and --reference set the anomaly audit; "
+                          "add --anomaly")
     dataset = get_dataset(args.dataset)
     subjects = args.subjects or available_subjects(dataset)
     if not subjects:
@@ -149,14 +151,15 @@ def _anomaly_audit(args, dataset, subjects, cfg) -> int:
     out = Path(args.out) if args.out else cfg.results_dir / "audit" / f"{dataset.code}-anomaly"
     recipe = Recipe.from_yaml(args.recipe) if args.recipe else Recipe([{"bandpass": {"l_freq": 1.0, "h_freq": 40.0}}])
     audit = anomaly_audit(dataset, subjects, recipe=recipe, sliding=sliding, folds=args.folds,
-                          vae_params={"epochs": args.epochs}, random_state=args.random_state, top=args.top)
+                          vae_params={"epochs": args.epochs}, reference=args.reference,
+                          random_state=args.random_state, top=args.top)
     try:
         paths = save_audit(audit, out)
     except OSError as exc:
         raise ConfigError(f"{out}: cannot write the anomaly audit ({exc.strerror})") from None
     table = audit.table
     print(f"{dataset.code}: {len(table)} trials of {table['subject'].nunique()} subject(s), {args.folds} "
-          f"cross-fitted folds by {table['grouping'].iloc[0]}")
+          f"cross-fitted folds by {table['grouping'].iloc[0]}, {args.reference} reference")
     for det in audit.detectors:
         print(f"  {det}: {int(table[f'{det}_flag'].sum())} trial(s) flagged at alpha 0.05")
     for r in table.nsmallest(min(5, len(table)), "rank").itertuples():
@@ -424,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="with --anomaly: cross-fitting folds (default 5)")
     p.add_argument("--epochs", type=int, default=30, help="with --anomaly: VAE training epochs (default 30)")
     p.add_argument("--top", type=int, default=10, help="with --anomaly: trials drawn in the report (default 10)")
+    p.add_argument("--reference", choices=("pooled", "subject"), default="pooled",
+                   help="with --anomaly: detectors learn what is normal from all subjects together (pooled, "
+                        "default) or one per subject (finds another subject's data)")
     p.add_argument("--random-state", type=int, default=0, help="with --anomaly: the seed (default 0)")
     p.set_defaults(func=_cmd_audit)
     p = sub.add_parser("benchmark", help="run a benchmark YAML to leaderboard CSVs and a report")

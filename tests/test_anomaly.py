@@ -98,6 +98,45 @@ def test_cross_fit_groupings():
         cross_fit_folds(meta, 3, "subject")
 
 
+def _two_heads(n_trials=240) -> Windows:
+    """Two subjects whose channels mix the sources differently (two heads, two cap placements)."""
+    a, b = _windows(n_trials=n_trials, random_state=3), _windows(n_trials=n_trials, random_state=4)
+    first = (a.metadata["subject"] == 1).to_numpy()
+    return dataclasses.replace(a, X=np.where(first[:, None, None], a.X, b.X))
+
+
+def test_a_per_subject_reference_finds_another_subjects_trials(monkeypatch):
+    w = _two_heads()
+    subjects = w.metadata["subject"].to_numpy()
+    rows = np.arange(5, len(w), 10)
+    truth = np.isin(np.arange(len(w)), rows)
+    planted = dataclasses.replace(w, X=corrupt(w.X, "other_subject", rows, sfreq=w.sfreq,
+                                                subjects=subjects).astype(np.float32))
+    auc = {}
+    for reference in ("pooled", "subject"):
+        table = score_windows(planted, folds=4, detectors=("potato",), reference=reference).table
+        assert (table["reference"] == reference).all() and table["grouping"].iloc[0] == "run"
+        auc[reference] = roc_auc_score(truth, table["potato_score"])
+    # pooled, the other head's trial is one of the normal trials the detector learnt; per subject it is not
+    assert auc["subject"] > 0.95 and auc["pooled"] < 0.75, auc
+
+    planted.X[:, 0, 0] = np.arange(len(w))  # each trial carries its index
+    seen = []
+
+    class Spy(PotatoScorer):
+        def fit(self, X, y=None):
+            seen.append(set(X[:, 0, 0].astype(int)))
+            return super().fit(X)
+
+    monkeypatch.setitem(audit_mod.DETECTORS, "potato", Spy)
+    fold = score_windows(planted, folds=4, detectors=("potato",), reference="subject").table["fold"].to_numpy()
+    assert len(seen) == 4  # each fold's test run belongs to one subject: one model per fold
+    for k, trained in enumerate(seen):
+        test = np.flatnonzero(fold == k)
+        (subject,) = set(subjects[test])
+        assert trained and not trained & set(test) and set(subjects[list(trained)]) == {subject}
+
+
 def test_conformal_flags_match_their_nominal_rate_on_clean_trials():
     w = _windows(n_trials=600, n_runs=4, random_state=1)
     audit = score_windows(w, folds=5, group_by="block", detectors=("potato", "ptp"), alpha=0.05)
@@ -209,6 +248,11 @@ def test_bad_input_gets_one_clear_error():
         score_windows(dataclasses.replace(w, X=nan))
     with pytest.raises(ConfigError, match="has no parameter 'epoch'"):
         score_windows(w, vae_params={"epoch": 3})
+    with pytest.raises(UnknownNameError, match="did you mean subject"):
+        score_windows(w, reference="subjects")
+    with pytest.raises(ConfigError, match="subject 1 has 0 training trials in cross-fitting fold 1; each needs at "
+                                          "least 20.*not group_by='subject'"):
+        score_windows(w, folds=2, group_by="subject", detectors=("ptp",), reference="subject")
 
     class NoEvents:
         code, event_id, subject_list = "Resting", {}, [1]
@@ -221,7 +265,7 @@ def test_cli_anomaly_audit_writes_its_files(tmp_path, capsys):
     out = tmp_path / "audit"
     code = main(["audit", "SyntheticMI", "--anomaly", "--epochs", "1", "--folds", "2", "--top", "3", "--out", str(out)])
     printed = capsys.readouterr().out
-    assert code == 0 and "160 trials of 2 subject(s), 2 cross-fitted folds by run" in printed
+    assert code == 0 and "160 trials of 2 subject(s), 2 cross-fitted folds by run, pooled reference" in printed
     table = pd.read_csv(out / "anomalies.csv")
     assert len(table) == 160 and table["rank"].tolist() == list(range(1, 161))
     for col in ("dataset", "subject", "session", "run", "onset", "label", "anomaly_score", "contrib_C3",
@@ -240,7 +284,10 @@ def test_cli_anomaly_audit_writes_its_files(tmp_path, capsys):
 def test_cli_anomaly_options_without_anomaly(capsys):
     assert main(["audit", "SyntheticMI", "--folds", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["neurodecode: error: --sliding, --recipe, --folds and --epochs set the anomaly audit; add --anomaly"]
+    assert err == ["neurodecode: error: --sliding, --recipe, --folds, --epochs and --reference set the anomaly "
+                   "audit; add --anomaly"]
+    assert main(["audit", "SyntheticMI", "--reference", "subject"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == err
 
 
 @pytest.mark.realdata

@@ -311,8 +311,9 @@ def test_kalunga_rest_as_idle(exported_settings, tmp_path, shared_data):
     from moabb.paradigms import SSVEP
 
     ds = Kalunga2016()
-    ds.subject_list = list(range(1, 10))
-    # decisions every 0.25 s keep CI short; the issue note gives the 0.1 s figures
+    ds.subject_list = [1, 2, 7]  # subject 7 has three runs
+    # three subjects and decisions every 0.25 s keep CI short; the issue note gives the figures of
+    # subjects 1-9 at 0.1 s
     ev = PseudoOnlineEvaluation(SSVEP(fmin=3, fmax=45, n_classes=4, resample=128), [ds], window=2.0,
                                 step=0.25, rest=["rest"], hdf5_path=str(tmp_path), random_state=0,
                                 timed_windows=50)
@@ -321,7 +322,7 @@ def test_kalunga_rest_as_idle(exported_settings, tmp_path, shared_data):
         res = ev.process({"FB-TS+LR": get_pipeline("FB-TS+LR")})
     print(res.sort_values(["subject", "run"]).to_string())
     # one row per replayed run: two runs per subject, three for subject 7
-    assert sorted(res["subject"].astype(int)) == sorted([*range(1, 10), *range(1, 10), 7])
+    assert sorted(res["subject"].astype(int)) == [1, 1, 2, 2, 7, 7, 7]
     assert (res["n_classes"] == 4).all()  # 13, 17, 21 Hz and idle (rest + pauses)
     assert res["score"].mean() > 0.57 and (res["score"] > 0.5).all()
     assert res["trial_accuracy"].mean() > 0.6  # chance 1/3

@@ -16,9 +16,11 @@ import pandas as pd
 from ..errors import ConfigError
 from ..models.anomaly import DETECTORS, MIN_TRIALS, make_detector
 
-__all__ = ["anomaly_audit", "score_windows", "AnomalyAudit", "cross_fit_folds", "GROUPINGS"]
+__all__ = ["anomaly_audit", "score_windows", "AnomalyAudit", "cross_fit_folds", "GROUPINGS", "REFERENCES"]
 
 GROUPINGS = ("auto", "run", "subject", "block")
+#: What a detector learns as normal: every subject's training trials together, or each subject's own
+REFERENCES = ("pooled", "subject")
 RUN_KEYS = ["subject", "session", "run"]
 AUDIT_FLAGS = ["n_nan", "nan_channels", "n_flat", "flat_channels", "n_clipped", "clipped_channels",
                "n_noisy", "noisy_channels", "amp_outlier_pct", "duplicate_of"]
@@ -139,8 +141,8 @@ def _windows(dataset, subjects, recipe, sliding, tmin, tmax, cache):
 def anomaly_audit(dataset, subjects=None, *, recipe=None, sliding: tuple[float, float] | None = None,
                   tmin: float = 0.0, tmax: float | None = None, folds: int = 5, group_by: str = "auto",
                   detectors=("vae", "potato", "ptp", "rules"), vae_params: dict | None = None,
-                  alpha: float = 0.05, calibration: float = 0.2, top: int = 10, audit_runs: bool = True,
-                  random_state: int = 0, cache=True, verbose=None) -> AnomalyAudit:
+                  alpha: float = 0.05, calibration: float = 0.2, top: int = 10, reference: str = "pooled",
+                  audit_runs: bool = True, random_state: int = 0, cache=True, verbose=None) -> AnomalyAudit:
     """Score every trial of ``dataset`` for anomalies, cross-fitted, with the VAE and classical detectors.
 
     Parameters
@@ -169,6 +171,13 @@ def anomaly_audit(dataset, subjects=None, *, recipe=None, sliding: tuple[float, 
         Share of each fold's training trials held out to set that threshold.
     top : int
         Reconstructions of this many top-ranked trials are kept for the report.
+    reference : str
+        ``"pooled"``: each fold's detectors learn from every subject's
+        training trials together. ``"subject"``: one detector per subject,
+        trained on that subject's training trials only, so a trial is judged
+        against its own subject's normal (what finds a stretch of another
+        subject's data); the fold's threshold comes from every subject's
+        calibration scores together.
     audit_runs : bool
         Join the classical run audit's flags (:func:`~neurodecode.preprocessing.audit.audit_dataset`).
     random_state : int
@@ -180,9 +189,10 @@ def anomaly_audit(dataset, subjects=None, *, recipe=None, sliding: tuple[float, 
     audit : AnomalyAudit
         Its ``table`` has one row per trial: ``dataset``, ``subject``,
         ``session``, ``run``, ``onset`` (s from the run's start to the
-        trial's first sample), ``label``, ``fold``, ``anomaly_score`` (the
-        VAE's), ``rank`` (1 = most anomalous), ``contrib_<channel>`` (each
-        channel's share of the VAE error), ``top_channel``, for each detector
+        trial's first sample), ``label``, ``fold``, ``grouping``,
+        ``reference``, ``anomaly_score`` (the VAE's), ``rank`` (1 = most
+        anomalous), ``contrib_<channel>`` (each channel's share of the VAE
+        error), ``top_channel``, for each detector
         ``<name>_score``, ``<name>_p`` (conformal p-value) and
         ``<name>_flag``, and the run audit's flags.
     """
@@ -190,17 +200,21 @@ def anomaly_audit(dataset, subjects=None, *, recipe=None, sliding: tuple[float, 
 
     if isinstance(dataset, str):
         dataset = get_dataset(dataset, subjects=subjects)
-    _check_settings(detectors, vae_params, alpha, calibration)
+    _check_settings(detectors, vae_params, alpha, calibration, reference)
     windows = _windows(dataset, subjects, recipe, sliding, tmin, tmax, cache)
     audit = score_windows(windows, folds=folds, group_by=group_by, detectors=detectors, vae_params=vae_params,
-                          alpha=alpha, calibration=calibration, top=top, random_state=random_state,
-                          dataset_code=dataset.code)
+                          alpha=alpha, calibration=calibration, top=top, reference=reference,
+                          random_state=random_state, dataset_code=dataset.code)
     if audit_runs:
         audit.table = _join_run_audit(audit.table, dataset, sorted(audit.table["subject"].unique()))
     return audit
 
 
-def _check_settings(detectors, vae_params, alpha, calibration) -> None:
+def _check_settings(detectors, vae_params, alpha, calibration, reference) -> None:
+    if reference not in REFERENCES:
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("anomaly reference", reference, list(REFERENCES))
     unknown = [d for d in detectors if d not in DETECTORS]
     if unknown:
         from ..errors import UnknownNameError
@@ -215,7 +229,7 @@ def _check_settings(detectors, vae_params, alpha, calibration) -> None:
 
 def score_windows(windows, *, folds: int = 5, group_by: str = "auto", detectors=("vae", "potato", "ptp", "rules"),
                   vae_params: dict | None = None, alpha: float = 0.05, calibration: float = 0.2, top: int = 10,
-                  random_state: int = 0, dataset_code: str = "") -> AnomalyAudit:
+                  reference: str = "pooled", random_state: int = 0, dataset_code: str = "") -> AnomalyAudit:
     """The cross-fitted scoring of :func:`anomaly_audit` on windows already cut (same parameters).
 
     Examples
@@ -226,7 +240,7 @@ def score_windows(windows, *, folds: int = 5, group_by: str = "auto", detectors=
     >>> audit.table[["potato_score", "potato_flag"]].shape == (len(w), 2)
     True
     """
-    _check_settings(detectors, vae_params, alpha, calibration)
+    _check_settings(detectors, vae_params, alpha, calibration, reference)
     if "vae" in detectors:
         make_detector("vae", {"sfreq": windows.sfreq, **(vae_params or {})})._check_length(windows.X.shape[-1])
     _check_trials(windows, folds, calibration)
@@ -234,33 +248,35 @@ def score_windows(windows, *, folds: int = 5, group_by: str = "auto", detectors=
     fold, grouping = cross_fit_folds(meta, folds, group_by)
     X = windows.X
     rng = np.random.default_rng(random_state)
+    splits = _splits(fold, folds, calibration, rng, meta["subject"].to_numpy() if reference == "subject" else None)
     scores = {d: np.empty(len(X)) for d in detectors}
     pvals = {d: np.empty(len(X)) for d in detectors}
     flags = {d: np.zeros(len(X), dtype=bool) for d in detectors}
     errors = np.full((len(X), X.shape[1]), np.nan)
-    models = {}
-    for k in range(folds):
-        test = np.flatnonzero(fold == k)
-        train = np.flatnonzero(fold != k)
-        cal = rng.random(len(train)) < calibration
-        fit_idx, cal_idx = train[~cal], train[cal]
+    model_of = np.empty(len(X), dtype=object)  # the VAE that scored each trial, for its reconstruction
+    for groups in splits:
+        test = np.concatenate([t for _, _, t in groups])
         for det in detectors:
             params = {"sfreq": windows.sfreq, "random_state": random_state, **(vae_params or {})} \
                 if det == "vae" else {}
-            model = make_detector(det, params).fit(X[fit_idx])
-            ref = model.anomaly_score(X[cal_idx])
-            if det == "vae":
-                errors[test] = model.channel_errors(X[test])
-                scores[det][test] = errors[test].max(axis=1)
-                models[k] = model
-            else:
-                scores[det][test] = model.anomaly_score(X[test])
+            ref = []
+            for fit_idx, cal_idx, test_idx in groups:
+                model = make_detector(det, params).fit(X[fit_idx])
+                ref.append(model.anomaly_score(X[cal_idx]))
+                if det == "vae":
+                    errors[test_idx] = model.channel_errors(X[test_idx])
+                    scores[det][test_idx] = errors[test_idx].max(axis=1)
+                    model_of[test_idx] = model
+                else:
+                    scores[det][test_idx] = model.anomaly_score(X[test_idx])
+            ref = np.concatenate(ref)
             pvals[det][test] = (1 + (ref[None, :] >= scores[det][test][:, None]).sum(1)) / (len(ref) + 1)
             flags[det][test] = scores[det][test] > np.quantile(ref, 1 - alpha, method="higher")
     table = pd.DataFrame({"dataset": dataset_code, "subject": meta["subject"], "session": meta["session"],
                           "run": meta["run"], "onset": meta["start_time"], "label": meta["label"],
                           "fold": fold, "grouping": grouping})
     main = "vae" if "vae" in detectors else detectors[0]
+    table["reference"] = reference
     table["anomaly_score"] = scores[main]
     table["rank"] = table["anomaly_score"].rank(ascending=False, method="first").astype(int)
     if "vae" in detectors:
@@ -275,8 +291,33 @@ def score_windows(windows, *, folds: int = 5, group_by: str = "auto", detectors=
     recon = {}
     if "vae" in detectors:
         for row in table.nsmallest(top, "rank").index:
-            recon[int(row)] = models[int(fold[row])].reconstruct(X[row:row + 1])[0]
+            recon[int(row)] = model_of[row].reconstruct(X[row:row + 1])[0]
     return AnomalyAudit(table=table, windows=windows, reconstructions=recon, detectors=list(detectors))
+
+
+def _splits(fold, folds, calibration, rng, subjects=None) -> list:
+    """Per fold, the ``(fit, calibration, test)`` indices of each detector to train: one triple, or one
+    per test subject when ``subjects`` are given (a per-subject reference)."""
+    splits = []
+    for k in range(folds):
+        test = np.flatnonzero(fold == k)
+        train = np.flatnonzero(fold != k)
+        cal = rng.random(len(train)) < calibration
+        fit_idx, cal_idx = train[~cal], train[cal]
+        if subjects is None:
+            splits.append([(fit_idx, cal_idx, test)])
+            continue
+        groups = []
+        for s in pd.unique(subjects[test]):
+            own = fit_idx[subjects[fit_idx] == s]
+            if len(own) < MIN_TRIALS:
+                raise ConfigError(f"anomaly audit: with reference='subject', subject {s} has {len(own)} training "
+                                  f"trials in cross-fitting fold {k + 1}; each needs at least {MIN_TRIALS}. Use "
+                                  "reference='pooled', fewer folds, or a grouping that keeps part of every "
+                                  "subject in training (not group_by='subject')")
+            groups.append((own, cal_idx[subjects[cal_idx] == s], test[subjects[test] == s]))
+        splits.append(groups)
+    return splits
 
 
 def _join_run_audit(table: pd.DataFrame, dataset, subjects) -> pd.DataFrame:
