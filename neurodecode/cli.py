@@ -177,6 +177,13 @@ def _cmd_info(args) -> int:
     return 0 if ok else 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are one line (argparse prints the usage, then the error)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 class _Version(argparse.Action):
     """``--version``: computed when asked for, so other commands never run git."""
 
@@ -392,7 +399,7 @@ def _add_run_options(p) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``neurodecode`` command."""
-    parser = argparse.ArgumentParser(prog="neurodecode", description="Decode EEG/MEG: datasets, "
+    parser = _Parser(prog="neurodecode", description="Decode EEG/MEG: datasets, "
                                      "preprocessing, models, offline and pseudo-online benchmarks.")
     parser.add_argument("--verbose", action="store_true", help="show MNE/MOABB logs")
     parser.add_argument("--version", action=_Version)

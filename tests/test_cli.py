@@ -38,6 +38,19 @@ def test_errors_are_one_line_and_nonzero(tmp_path):
     assert out.stderr.startswith("neurodecode: error: download provider 'pigeon'")
 
 
+def test_usage_errors_are_one_line(capsys):
+    from neurodecode.cli import main
+
+    for argv, line in [(["audit", "Kalunga2016", "--anomaly", "--reference", "subj"],
+                        "neurodecode audit: error: argument --reference: invalid choice: 'subj' (choose from "
+                        "'pooled', 'subject'); see neurodecode audit --help"),
+                       ([], "neurodecode: error: the following arguments are required: command; see neurodecode "
+                            "--help")]:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and capsys.readouterr().err == line + "\n"
+
+
 @pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"]])
 def test_help(args):
     out = _run(*args)
