@@ -210,7 +210,7 @@ def main(argv=None) -> int:
             pd.DataFrame(rows).to_csv(out / "label_efficiency.partial.csv", index=False)
     table = pd.DataFrame(rows)
     table.to_csv(out / "label_efficiency.csv", index=False)
-    (out / "label_efficiency.partial.csv").unlink()
+    (out / "label_efficiency.partial.csv").unlink(missing_ok=True)
     summary = paired(table)
     summary.to_csv(out / "label_efficiency_summary.csv", index=False)
     with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):

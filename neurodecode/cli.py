@@ -400,7 +400,7 @@ def _add_run_options(p) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``neurodecode`` command."""
     parser = _Parser(prog="neurodecode", description="Decode EEG/MEG: datasets, "
-                                     "preprocessing, models, offline and pseudo-online benchmarks.")
+                     "preprocessing, models, offline and pseudo-online benchmarks.")
     parser.add_argument("--verbose", action="store_true", help="show MNE/MOABB logs")
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -13,7 +13,7 @@ import mne
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UnknownNameError
 from ..models.anomaly import DETECTORS, MIN_TRIALS, make_detector
 
 __all__ = ["anomaly_audit", "score_windows", "AnomalyAudit", "cross_fit_folds", "GROUPINGS", "REFERENCES"]
@@ -85,8 +85,6 @@ def cross_fit_folds(metadata: pd.DataFrame, folds: int, group_by: str = "auto") 
     [0, 0, 0, 1, 1, 1]
     """
     if group_by not in GROUPINGS:
-        from ..errors import UnknownNameError
-
         raise UnknownNameError("cross-fitting grouping", group_by, list(GROUPINGS))
     runs = metadata[RUN_KEYS].astype(str).agg("/".join, axis=1)
     if group_by == "auto":
@@ -212,13 +210,9 @@ def anomaly_audit(dataset, subjects=None, *, recipe=None, sliding: tuple[float, 
 
 def _check_settings(detectors, vae_params, alpha, calibration, reference) -> None:
     if reference not in REFERENCES:
-        from ..errors import UnknownNameError
-
         raise UnknownNameError("anomaly reference", reference, list(REFERENCES))
     unknown = [d for d in detectors if d not in DETECTORS]
     if unknown:
-        from ..errors import UnknownNameError
-
         raise UnknownNameError("anomaly detector", unknown[0], sorted(DETECTORS))
     if not 0 < alpha < 1 or not 0 < calibration < 1:
         raise ConfigError(f"anomaly audit: alpha and calibration must lie in (0, 1), got {alpha!r}, "
