@@ -24,7 +24,7 @@ Protocol (in one run, on the same test trials):
    trials, and on the k training trials (did the network fit them?); MOABB's one-sided
    paired permutation test across Kalunga's 9 subjects (PhysionetMI has one subject: no test).
 
-    python benchmarks/pretraining_label_efficiency.py [--epochs 5] [--steps 200] [--out results/label-efficiency]
+    python benchmarks/pretraining_label_efficiency.py [--epochs 10] [--steps 200] [--out results/label-efficiency]
 """
 from __future__ import annotations
 
@@ -75,8 +75,9 @@ def pretrain_all(epochs: int, out: Path, reuse: bool = False, masks=("tokens", "
         folders[key] = result.folder
         # 255/256 is the loss of predicting zero (each channel and window z-scored, unbiased SD)
         print(f"pretraining ({key}): {sum(result.windows.values())} windows {result.windows}, loss "
-              f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f} (predicting zero: about 0.996), "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)
+              f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}, held-out windows {result.valid_losses[0]:.4f} -> "
+              f"{result.valid_losses[-1]:.4f} (predicting zero: about 0.996), {time.perf_counter() - t0:.0f} s",
+              flush=True)
     # the untrained encoder, through the same loading path, for the random-init linear probe
     import torch
 
@@ -182,7 +183,7 @@ def paired(table: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5, help="pretraining epochs")
+    parser.add_argument("--epochs", type=int, default=10, help="pretraining epochs")
     parser.add_argument("--steps", type=int, default=200, help="fine-tuning steps (k-shot sets are one batch)")
     parser.add_argument("--subjects", type=int, nargs="+", default=list(range(1, 10)), help="Kalunga2016 subjects")
     parser.add_argument("--out", default=str(REPO / "results" / "label-efficiency"))

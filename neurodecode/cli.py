@@ -345,9 +345,12 @@ def _cmd_pretrain(args) -> int:
     _log_lines("neurodecode.pretrain", args.quiet)
     result = pretrain(args.config, output=args.output, verbose=not args.quiet)
     windows = ", ".join(f"{k} {v}" for k, v in result.windows.items())
+    # predicting zero scores about 1 on z-scored patches: the held-out loss says whether anything was learned
+    held = (f" (held-out windows: {result.valid_losses[0]:.4f} -> {result.valid_losses[-1]:.4f}; predicting zero "
+            "scores about 1)" if result.valid_losses else "")
     print(f"pretrained on {sum(result.windows.values())} windows ({windows}); masked reconstruction loss "
-          f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f} in {len(result.losses)} epochs, {result.seconds:.0f} s; "
-          f"weights: {result.folder}")
+          f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f} in {len(result.losses)} epochs{held}, "
+          f"{result.seconds:.0f} s; weights: {result.folder}")
     return 0
 
 

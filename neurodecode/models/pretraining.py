@@ -19,8 +19,9 @@ The definition (YAML, or a mapping)::
     window: 2.0                                # s
     step: 1.0                                  # s between window starts
     model: {patch_size: 32, embed_dim: 64, depth: 2, num_heads: 4}
-    training: {epochs: 10, batch_size: 32, lr: 0.001, mask_ratio: 0.5, mask: tokens, max_sensors: 32,
-               random_state: 42, device: auto} # auto: CUDA when present, else the CPU
+    training: {epochs: 10, batch_size: 32, lr: 0.003, warmup: 0.1, mask_ratio: 0.5, mask: tokens,
+               max_sensors: 32, valid_share: 0.1, random_state: 42,
+               device: auto}                   # auto: CUDA when present, else the CPU
     control: none                              # or shuffled-time: see shuffle_time
     output: results/pretrained/eeg-meg-small
 
@@ -31,6 +32,13 @@ structure, learns that part too. ``mask: time`` hides half of each window's
 time patches on every sensor at once, so only the times around a patch can
 predict it: a harder task (on the label-efficiency set, 5 epochs brought its
 loss only to that of predicting zero).
+
+The learning rate rises linearly over the first ``warmup`` share of the
+steps, then follows a cosine to 0. The last ``valid_share`` of each run's
+windows (in time) are never trained on: the masked loss on them, with the same
+masks every epoch, says whether the pretext was learned rather than the
+windows memorised. Predicting zero scores about 1 (each channel of each
+window is z-scored), so a held-out loss near 1 means nothing was learned.
 
 A window with more than ``max_sensors`` channels is trained on a random
 subset of them (a new one each batch), which bounds the tokens per window.
@@ -52,8 +60,8 @@ from ..windows.grid import grid_starts, windows_at
 __all__ = ["pretrain", "PretrainResult", "CONTROLS", "MASKS", "shuffle_time"]
 
 KEYS = ("name", "datasets", "recipe", "sfreq", "window", "step", "model", "training", "control", "output")
-TRAINING = {"epochs": 10, "batch_size": 32, "lr": 1e-3, "weight_decay": 0.01, "mask_ratio": 0.5, "mask": "tokens",
-            "max_sensors": 32, "random_state": 42, "device": "auto"}
+TRAINING = {"epochs": 10, "batch_size": 32, "lr": 3e-3, "warmup": 0.1, "weight_decay": 0.01, "mask_ratio": 0.5,
+            "mask": "tokens", "max_sensors": 32, "valid_share": 0.1, "random_state": 42, "device": "auto"}
 #: What a mask hides: whole time patches on every sensor, or (sensor, patch) tokens independently.
 MASKS = ("time", "tokens")
 MODEL = ("patch_size", "embed_dim", "depth", "num_heads", "max_patches", "drop_prob")
@@ -63,10 +71,12 @@ logger = logging.getLogger("neurodecode.pretrain")
 
 @dataclass
 class PretrainResult:
-    """What :func:`pretrain` wrote: the weights folder, the loss per epoch and the windows per dataset."""
+    """What :func:`pretrain` wrote: the weights folder, the training and held-out masked loss per
+    epoch (``valid_losses`` is empty when no window was held out) and the trained windows per dataset."""
 
     folder: Path
     losses: list[float]
+    valid_losses: list[float]
     windows: dict[str, int]
     seconds: float
 
@@ -117,6 +127,9 @@ def _load(config) -> dict:
     check_option("training mask", training["mask"], MASKS)
     if not 0 < float(training["mask_ratio"]) < 1:
         raise ConfigError(f"{where}: mask_ratio must be between 0 and 1, got {training['mask_ratio']}")
+    for key in ("warmup", "valid_share"):
+        if not 0 <= float(training[key]) < 1:
+            raise ConfigError(f"{where}: {key} must be at least 0 and below 1, got {training[key]}")
     return {**spec, "where": where, "training": training, "model": model, "control": control,
             "step": float(spec.get("step") or spec["window"]), "window": float(spec["window"]),
             "sfreq": float(spec["sfreq"]), "name": spec.get("name") or "pretraining"}
@@ -178,6 +191,18 @@ def shuffle_time(x: np.ndarray, rng) -> np.ndarray:
     return np.stack([w[:, rng.permutation(w.shape[-1])] for w in x])
 
 
+def _hold_out(groups: list[_Group], share: float) -> tuple[list[_Group], list[_Group]]:
+    """The first ``1 - share`` of each run's windows to train on, the rest (later in time) held out."""
+    train, held = [], []
+    for group in groups:
+        n_held = int(np.floor(share * len(group.starts)))
+        cut = len(group.starts) - n_held
+        train.append(_Group(group.dataset, group.data, group.sensors, group.starts[:cut]))
+        if n_held:
+            held.append(_Group(group.dataset, group.data, group.sensors, group.starts[cut:]))
+    return train, held
+
+
 def _batches(groups: list[_Group], batch_size: int, rng) -> list[tuple[int, np.ndarray]]:
     out = []
     for g, group in enumerate(groups):
@@ -211,8 +236,8 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
     spec = _load(config)
     folder = Path(output or spec["output"])
     t0 = perf_counter()
-    groups = _groups(spec)
     training = spec["training"]
+    groups, held = _hold_out(_groups(spec), float(training["valid_share"]))
     n_len = int(round(spec["window"] * spec["sfreq"]))
     rng = np.random.default_rng(training["random_state"])
     torch.manual_seed(training["random_state"])
@@ -224,31 +249,51 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
         raise ConfigError(f"{spec['where']}: windows of {n_len} samples need 1 to {model.max_patches} patches of "
                           f"{model.patch_size} samples")
     optimizer = torch.optim.AdamW(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
-    steps = training["epochs"] * len(_batches(groups, training["batch_size"], np.random.default_rng(0)))
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
-    losses = []
+    steps = max(1, training["epochs"] * len(_batches(groups, training["batch_size"], np.random.default_rng(0))))
+    warm = max(1, int(training["warmup"] * steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(step, steps) / steps)))
+
+    def batch_loss(group: _Group, idx: np.ndarray, rng, generator) -> torch.Tensor:
+        x = windows_at(group.data, group.starts[idx], n_len).astype(np.float32)
+        if spec["control"] == "shuffled-time":
+            x = shuffle_time(x, rng)
+        sensors = group.sensors
+        if x.shape[1] > training["max_sensors"]:
+            keep = np.sort(rng.choice(x.shape[1], training["max_sensors"], replace=False))
+            x, sensors = x[:, keep], sensors[keep]
+        return model.masked_loss(torch.from_numpy(x).to(device), sensors.to(device), training["mask_ratio"],
+                                 generator, span=training["mask"])
+
+    def held_out_loss() -> float:
+        # the same windows, sensor subsets and masks every epoch
+        model.eval()
+        rng_v, gen_v = np.random.default_rng(0), torch.Generator(device=device).manual_seed(0)
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for g, idx in _batches(held, training["batch_size"], rng_v):
+                total += batch_loss(held[g], idx, rng_v, gen_v).item() * len(idx)
+                count += len(idx)
+        model.train()
+        return total / count
+
+    losses, valid_losses = [], []
     model.train()
     for epoch in range(training["epochs"]):
         total, count = 0.0, 0
         for g, idx in _batches(groups, training["batch_size"], rng):
-            group = groups[g]
-            x = windows_at(group.data, group.starts[idx], n_len).astype(np.float32)
-            if spec["control"] == "shuffled-time":
-                x = shuffle_time(x, rng)
-            sensors = group.sensors
-            if x.shape[1] > training["max_sensors"]:
-                keep = np.sort(rng.choice(x.shape[1], training["max_sensors"], replace=False))
-                x, sensors = x[:, keep], sensors[keep]
-            loss = model.masked_loss(torch.from_numpy(x).to(device), sensors.to(device), training["mask_ratio"],
-                                     generator, span=training["mask"])
+            loss = batch_loss(groups[g], idx, rng, generator)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
             total, count = total + loss.item() * len(idx), count + len(idx)
         losses.append(total / count)
+        if held:
+            valid_losses.append(held_out_loss())
         if verbose:
-            logger.info(f"epoch {epoch + 1}/{training['epochs']}: masked reconstruction loss {losses[-1]:.4f}")
+            valid = f", held out {valid_losses[-1]:.4f}" if held else ""
+            logger.info(f"epoch {epoch + 1}/{training['epochs']}: masked reconstruction loss {losses[-1]:.4f}{valid}")
     windows: dict[str, int] = {}
     for group in groups:
         windows[group.dataset] = windows.get(group.dataset, 0) + len(group.starts)
@@ -256,8 +301,8 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
                                         "recipe": spec.get("recipe"),
                                   "sfreq": spec["sfreq"], "window": spec["window"], "step": spec["step"],
                                   "model": spec["model"], "training": training, "control": spec["control"],
-                                  "windows": windows, "losses": losses})
-    return PretrainResult(folder, losses, windows, perf_counter() - t0)
+                                  "windows": windows, "losses": losses, "valid_losses": valid_losses})
+    return PretrainResult(folder, losses, valid_losses, windows, perf_counter() - t0)
 
 
 def _write(model, folder: Path, summary: dict) -> None:
