@@ -30,8 +30,8 @@ neighbouring sensors at the same instant can fill them in (volume
 conduction), so the shuffled-time control, which keeps that zero-lag
 structure, learns that part too. ``mask: time`` hides half of each window's
 time patches on every sensor at once, so only the times around a patch can
-predict it: a harder task (on the label-efficiency set, 5 epochs brought its
-loss only to that of predicting zero).
+predict it: a harder task (on the label-efficiency set, 10 epochs bring its
+held-out loss to 0.93, against 0.68 with ``tokens``).
 
 The learning rate rises linearly over the first ``warmup`` share of the
 steps, then follows a cosine to 0. The last ``valid_share`` of each run's
