@@ -29,10 +29,11 @@ per-channel z-score    each channel of each window to zero mean, unit variance
 
 Why criss-cross attention (after CBraMod) rather than full attention over all
 sensor x patch tokens: with full attention, a masked token must first learn
-which of all the tokens share its time patch; on the label-efficiency set, 400
-steps of full attention moved the held-out masked loss only from 0.993 to
-0.992, against 0.744 for criss-cross attention (and 1.6 times less time per
-step: tokens attend to n_chans + n_patches others, not n_chans x n_patches).
+which of all the tokens share its time patch; on the label-efficiency set,
+after 400 steps of full attention the held-out masked loss was 0.992
+(predicting zero: about 0.996), against 0.744 with criss-cross attention,
+which also took 1.5 times less time per step (a token attends to
+n_chans + n_patches others, not n_chans x n_patches).
 """
 from __future__ import annotations
 
