@@ -183,6 +183,8 @@ def test_bad_pretraining_sets_are_one_line(tmp_path, shared_data):
     with pytest.raises(ConfigError, match=r"is at 250 Hz after the recipe, not 128 Hz; add resample"):
         pretrain(_spec(tmp_path, recipe=[], datasets=[{"name": "SyntheticMI", "params": {"n_subjects": 1,
                                                                                           "n_sessions": 1}}]))
+    with pytest.raises(ConfigError, match=r"model settings .*: embed_dim=30 is not a multiple of num_heads=4"):
+        pretrain(_spec(tmp_path, model={**TINY, "embed_dim": 30, "num_heads": 4}))
     with pytest.raises(UnknownNameError, match="did you mean epochs"):
         pretrain(_spec(tmp_path, training={"epoch": 3}))
     with pytest.raises(UnknownNameError, match="unknown control 'shuffled'"):

@@ -237,17 +237,21 @@ def pretrain(config, *, output: str | Path | None = None, verbose: bool = False)
     folder = Path(output or spec["output"])
     t0 = perf_counter()
     training = spec["training"]
-    groups, held = _hold_out(_groups(spec), float(training["valid_share"]))
     n_len = int(round(spec["window"] * spec["sfreq"]))
     rng = np.random.default_rng(training["random_state"])
     torch.manual_seed(training["random_state"])
     device = ("cuda" if torch.cuda.is_available() else "cpu") if training["device"] == "auto" else training["device"]
     check_device(device)
     generator = torch.Generator(device=device).manual_seed(training["random_state"])
-    model = SensorTransformer(n_outputs=1, n_times=n_len, sfreq=spec["sfreq"], **spec["model"]).to(device)
+    # the model first: settings that cannot build it are one line before any recording is read
+    try:
+        model = SensorTransformer(n_outputs=1, n_times=n_len, sfreq=spec["sfreq"], **spec["model"]).to(device)
+    except ValueError as exc:
+        raise ConfigError(f"{spec['where']}: model settings {spec['model']}: {exc}") from None
     if n_len // model.patch_size > model.max_patches or n_len < model.patch_size:
         raise ConfigError(f"{spec['where']}: windows of {n_len} samples need 1 to {model.max_patches} patches of "
                           f"{model.patch_size} samples")
+    groups, held = _hold_out(_groups(spec), float(training["valid_share"]))
     optimizer = torch.optim.AdamW(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
     steps = max(1, training["epochs"] * len(_batches(groups, training["batch_size"], np.random.default_rng(0))))
     warm = max(1, int(training["warmup"] * steps))
