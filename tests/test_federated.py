@@ -64,6 +64,9 @@ def test_federation_settings_refused_with_one_line():
         check_federation({**SPEC, "min_clients": 4}, n_clients=3)
     with pytest.raises(ConfigError, match="share 1 class"):
         check_federation({**SPEC, "classes": ["left_hand"]})
+    for bad in (1.0, -0.1, True, "0.2"):
+        with pytest.raises(ConfigError, match="validation must be a share in \\[0, 1\\) of each site's training"):
+            check_federation({**SPEC, "validation": bad})
     out = check_federation({**SPEC, "strategy": "fedprox", "mu": 0.1})
     assert (out["strategy"], out["mu"], out["fraction_fit"], out["min_clients"]) == ("fedprox", 0.1, 1.0, 2)
 
@@ -122,6 +125,82 @@ def test_splits_keep_test_trials_out_of_training():
         split_trials(meta, check_site({**site("A"), "split": "cross-subject", "test_subjects": [7]}))
 
 
+def test_a_validation_share_comes_from_training_trials_only():
+    from neurodecode.evaluation.federated_site import load_site
+
+    spec = check_site(site("A", n_subjects=3))
+    whole = load_site(spec, classes=["left_hand", "right_hand"])
+    held = load_site(spec, classes=["left_hand", "right_hand"], validation=0.25)
+    assert np.array_equal(held.X_test, whole.X_test) and np.array_equal(held.y_test, whole.y_test)
+    n_train = len(whole.X_train) // 3
+    fit, valid = [], []
+    for s in range(3):  # per subject and class, in recording order: the last quarter (rounded up) validates
+        rows = np.arange(s * n_train, (s + 1) * n_train)
+        last = np.concatenate([rows[whole.y_train[rows] == c][-int(np.ceil(0.25 * (whole.y_train[rows] == c).sum())):]
+                               for c in ("left_hand", "right_hand")])
+        valid += sorted(last)
+        fit += sorted(set(rows) - set(last))
+    assert np.array_equal(held.X_valid, whole.X_train[valid]) and np.array_equal(held.y_valid, whole.y_train[valid])
+    assert np.array_equal(held.X_train, whole.X_train[fit]) and np.array_equal(held.y_train, whole.y_train[fit])
+    assert len(valid) >= 6 and set(held.y_valid) == {"left_hand", "right_hand"}
+    assert not ({x.tobytes() for x in held.X_valid} & {x.tobytes() for x in held.X_test})
+    assert whole.X_valid.shape[0] == 0
+    with pytest.raises(ConfigError, match="client A: a class of a session with \\d+ training trial\\(s\\) cannot be "
+                                          "split into training and validation trials; lower validation or give"):
+        load_site(spec, classes=["left_hand", "right_hand"], validation=0.9)
+    shuffled = load_site({**spec, "shuffle_labels": True}, classes=["left_hand", "right_hand"], validation=0.25)
+    assert len(shuffled.X_train) + len(shuffled.X_valid) == len(whole.X_train)  # a lone class's trial trains
+
+
+def test_the_scored_round_is_the_one_its_site_validates_best_and_test_labels_choose_nothing():
+    import dataclasses
+
+    from neurodecode.evaluation.federated_learner import SiteLearner
+
+    spec = check_federation({**SPEC, "validation": 0.25, "scoring": "roc_auc", "local_epochs": 2})
+    a = SiteLearner(check_site(site("A")), spec)
+    flipped = dataclasses.replace(a.data, y_test=np.random.default_rng(0).permutation(a.data.y_test))
+    b = SiteLearner(check_site(site("A")), spec, data=flipped)
+    history = {a: [], b: []}
+    for r in range(1, 7):
+        for learner in (a, b):
+            learner.fit_round(None, r)
+            history[learner].append(learner.scores(server_round=r)[1])
+    valid = [h["valid_score"] for h in history[a]]
+    assert np.isfinite(valid).all() and len(set(valid)) > 1  # the rounds differ: the choice is a real one
+    for r, h in enumerate(history[a], start=1):
+        chosen = 1 + int(np.argmax(valid[:r]))  # the best so far; a tie keeps the earlier round
+        assert h["selected_round"] == chosen
+        assert h["score"] == history[a][chosen - 1]["round_score"]  # that round's model, exactly
+    assert [h["valid_score"] for h in history[b]] == valid  # test labels changed nothing the site chose
+    assert [h["selected_round"] for h in history[b]] == [h["selected_round"] for h in history[a]]
+
+
+def test_pooled_training_scores_the_round_all_sites_validate_best(tmp_path):
+    sites = [site("A", seed=1), site("B", channels=("C3", "C4", "CP3", "CP4", "Cz", "Pz"), sfreq=160.0, seed=2)]
+    run = FederatedEvaluation(sites, {**SPEC, "rounds": 5, "validation": 0.25, "scoring": "roc_auc"},
+                              workdir=tmp_path, modes=("centralized",))
+    rows = run.evaluate()
+    curve = run.rounds_[run.rounds_["client"] == "A"].sort_values("round")
+    valid = curve["valid_score"].tolist()
+    assert curve["selected_round"].tolist() == [1 + int(np.argmax(valid[:r])) for r in range(1, 6)]
+    assert np.isfinite(valid).all() and set(rows["training"]) == {"centralized"}
+    assert (run.rounds_.groupby("round")["valid_score"].nunique() == 1).all()  # one pooled validation set
+
+
+def test_a_rejoining_site_keeps_its_best_round(tmp_path):
+    from neurodecode.evaluation.federated_learner import SiteLearner
+
+    spec = check_federation({**SPEC, "validation": 0.25, "scoring": "roc_auc"})
+    first = SiteLearner(check_site(site("A")), spec, state_dir=tmp_path)
+    for r in (1, 2, 3):
+        first.fit_round(None, r)
+        metrics = first.scores(server_round=r)[1]
+    again = SiteLearner(check_site(site("A")), spec, state_dir=tmp_path)  # a killed client's restart
+    assert again.rounds_done == 3 and again.best[:2] == first.best[:2]
+    assert again.scores()[1]["score"] == metrics["score"]
+
+
 # -- the split network --------------------------------------------------------------------------------
 def test_local_layers_map_each_cap_and_rate_into_the_shared_space():
     net = build_global("ShallowFBCSPNet", n_shared=4, n_times=192, sfreq=64.0, n_outputs=2,
@@ -173,7 +252,8 @@ def test_a_federated_benchmark_sends_only_shared_parameters_and_scalar_metrics(t
            "pipelines": [{"name": "ShallowConvNet", "params": {"model_params": SPEC["network"]["model_params"],
                                                               "batch_size": 16}}],
            "evaluations": [{"type": "federated", "split": "within-session", "test_size": 0.5,
-                            "local": {"n_chans": 4, "sfreq": 64.0}, "rounds": 2, "round_timeout": 120}],
+                            "local": {"n_chans": 4, "sfreq": 64.0}, "rounds": 2, "round_timeout": 120,
+                            "validation": 0.25}],
            "output": str(tmp_path / "out")}
     result = run_benchmark(cfg, quiet=True)
     rows = result.results
@@ -205,7 +285,8 @@ def test_a_federated_benchmark_sends_only_shared_parameters_and_scalar_metrics(t
     for m in evaluations:
         assert m["arrays"] == []
         assert set(m["metrics"].values()) <= {"str", "float", "int"}
-        assert {k for k in m["metrics"] if not k.startswith("score:")} == {"client", "score", "n_test", "n_train"}
+        assert {k for k in m["metrics"] if not k.startswith("score:")} == {
+            "client", "score", "round_score", "valid_score", "selected_round", "n_test", "n_train"}
     rounds = _lines(store / "rounds.jsonl")
     assert [r["round"] for r in rounds] == [1, 2]
     assert all(r["bytes_up"] == r["bytes_down"] == 2 * sum(e[2] for e in expected) for r in rounds)
@@ -367,7 +448,8 @@ def test_a_client_whose_trials_cannot_feed_the_window_is_named():
     datasets = [{**site(c)["dataset"], "code": c} for c in ("A", "B")]
     settings = {"clients": {}, "split": "within-session", "test_size": 0.5, "shuffle_labels": False,
                 "local": {"n_chans": 4, "sfreq": 64.0}, "personal_head": False, "rounds": 1, "local_epochs": 1,
-                "strategy": "fedavg", "mu": 0.0, "fraction_fit": 1.0, "min_clients": 2, "round_timeout": 60}
+                "strategy": "fedavg", "mu": 0.0, "fraction_fit": 1.0, "min_clients": 2, "round_timeout": 60,
+                "validation": 0.0}
     with pytest.raises(ConfigError, match="client A's trials last 3 s and cannot feed the 5 s windows"):
         federation_plan(datasets, {"name": "LeftRightImagery", "params": {"tmax": 5.0}}, {"steps": []},
                         {"settings": settings}, 42)

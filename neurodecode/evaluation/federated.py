@@ -19,10 +19,16 @@ scored on each client's test trials:
     the upper bound where data may be pooled.
 
 Every mode trains ``rounds`` x ``local_epochs`` epochs from the same initial
-global weights, with a fresh optimiser each round.
+global weights, with a fresh optimiser each round. With the spec's
+``validation`` share, every mode holds out the last share of each site's
+training trials (per class, subject and session) and scores the model of the round
+that did best on them: each site's own validation trials for ``local`` and
+``federated``, all sites' together for ``centralized``. Without it, the last
+round's model is scored.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -49,6 +55,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def curve_point(metrics: dict, training: str, server_round: int) -> dict:
+    """One point of score against round: this round's model on the test trials, and with a validation
+    share its validation score and the round chosen so far."""
+    point = {"client": metrics["client"], "training": training, "round": server_round,
+             "score": metrics["round_score"]}
+    if "valid_score" in metrics:
+        point.update(valid_score=metrics["valid_score"], selected_round=metrics["selected_round"])
+    return point
 
 
 def common_classes(sites: list[dict]) -> list[str]:
@@ -115,8 +131,8 @@ class FederatedEvaluation:
         from ..models.federated_net import ClientNet  # noqa: F401  (fails early without torch)
 
         in_process = {"local", "centralized"} & set(self.modes)  # the federation's clients read their own
-        data = {s["code"]: load_site(s, classes=self.spec["classes"], window=self.spec["shared"]["window"])
-                for s in self.sites} if in_process else {}
+        data = {s["code"]: load_site(s, classes=self.spec["classes"], window=self.spec["shared"]["window"],
+                                     validation=self.spec["validation"]) for s in self.sites} if in_process else {}
         rows, curves = [], []
         if "local" in self.modes:
             r, c = self._local(data)
@@ -151,9 +167,8 @@ class FederatedEvaluation:
             learner = SiteLearner(site, self.spec, data=data[site["code"]])
             for r in range(1, self.spec["rounds"] + 1):
                 learner.fit_round(None, r)
-                curves.append({"client": site["code"], "training": "local", "round": r,
-                               "score": learner.scores()[1]["score"]})
-            _, metrics = learner.scores()
+                metrics = learner.scores(server_round=r)[1]
+                curves.append(curve_point(metrics, "local", r))
             rows += self._rows("local", metrics, time.perf_counter() - t0, len(learner.y_train))
         return rows, curves
 
@@ -197,18 +212,29 @@ class FederatedEvaluation:
                          mixing=mixing_for(self.spec, positions, "the pooled channels"))
         spec_net, curves = self.spec["network"], []
         tests = {code: (pooled(d, d.X_test), np.searchsorted(classes, d.y_test)) for code, d in data.items()}
+        if self.spec["validation"]:  # every site's validation trials together choose the round
+            X_valid = np.concatenate([pooled(d, d.X_valid) for d in data.values()])
+            y_valid = np.concatenate([np.searchsorted(classes, d.y_valid) for d in data.values()])
+        best = None  # (validation score, round, model)
         for r in range(1, self.spec["rounds"] + 1):
             train_epochs(net, X, y, epochs=self.spec["local_epochs"], lr=spec_net["lr"],
                          weight_decay=spec_net["weight_decay"], batch_size=spec_net["batch_size"],
                          seed=self.spec["random_state"] + r)
+            extra = {}
+            if self.spec["validation"]:
+                valid = score_probabilities(self.spec["scoring"], y_valid, predict_proba(net, X_valid))
+                if best is None or valid > best[0]:
+                    best = (valid, r, copy.deepcopy(net))
+                extra = {"valid_score": valid, "selected_round": best[1]}
             for code, (Xt, yt) in tests.items():
-                curves.append({"client": code, "training": "centralized", "round": r,
+                curves.append({"client": code, "training": "centralized", "round": r, **extra,
                                "score": score_probabilities(self.spec["scoring"], yt, predict_proba(net, Xt))})
         self.costs_["centralized_time"] = seconds = time.perf_counter() - t0
+        scored = best[2] if best else net
         rows = []
         for code, d in data.items():
             Xt, yt = tests[code]
-            proba = predict_proba(net, Xt)
+            proba = predict_proba(scored, Xt)
             metrics = {"client": code, "n_test": len(yt)}
             for subject in np.unique(d.test_subjects):
                 mask = d.test_subjects == subject
@@ -274,8 +300,7 @@ class FederatedEvaluation:
             for row in self._rows("federated", metrics, self.costs_["federated_time"], n_train):
                 rows.append({**row, "bytes_per_round": self.costs_["bytes_per_round"],
                              "round_time": self.costs_["round_time"]})
-        curves = [{"client": e["client"], "training": "federated", "round": e["round"], "score": e["score"]}
-                  for e in evaluations]
+        curves = [curve_point(e, "federated", e["round"]) for e in evaluations]
         return rows, curves
 
     def _final(self, store: Path) -> dict:

@@ -21,6 +21,11 @@ site.yml`` reads, and what the benchmark writes for each client it runs):
 ``shuffle_labels``
     Permute the training labels (a control: every mode must fall to chance).
 
+The federation's ``validation`` share (its spec, not the site's) splits each
+site's training trials once more: in each subject and session, the last
+share of each class in recording order is held out to choose the round whose
+model is scored, and is never trained on.
+
 Nothing here leaves the site: :class:`SiteData` is what its client trains and
 tests on.
 """
@@ -42,7 +47,8 @@ SPLITS = ("cross-subject", "within-session")
 
 @dataclass
 class SiteData:
-    """A site's trials, split: training windows and labels (class names), test windows, labels and subjects."""
+    """A site's trials, split: training windows and labels (class names), validation windows and labels
+    (empty without a validation share), test windows, labels and subjects."""
 
     code: str
     X_train: np.ndarray
@@ -53,6 +59,8 @@ class SiteData:
     sfreq: float
     ch_names: list
     positions: np.ndarray  # n_chans x 3 (m), NaN where the recording has none
+    X_valid: np.ndarray | None = None
+    y_valid: np.ndarray | None = None
 
     @property
     def n_chans(self) -> int:
@@ -120,11 +128,14 @@ def site_classes(site: dict) -> list[str]:
     return sorted(set(declared) & set(dataset.event_id)) if declared else sorted(paradigm.used_events(dataset))
 
 
-def load_site(site: dict, *, classes: list[str], window: float | None = None, n_chans: int | None = None) -> SiteData:
+def load_site(site: dict, *, classes: list[str], window: float | None = None, n_chans: int | None = None,
+              validation: float = 0.0) -> SiteData:
     """Read a site's trials of ``classes`` (windows of ``window`` s from the trial start) and split them.
 
     ``n_chans``, when given (a client rejoining with its local layer), must
-    match the channels read.
+    match the channels read. ``validation`` is the share of each class of each
+    subject's and session's training trials (the last ones) held out for
+    choosing a round.
     """
     paradigm, dataset = _reader(site, None if window is None else (paradigm_tmin(site) + window))
     subjects = list(site["dataset"]["subjects"] or dataset.subject_list)
@@ -145,11 +156,20 @@ def load_site(site: dict, *, classes: list[str], window: float | None = None, n_
         raise ConfigError(f"client {site['code']}: its data has {data.shape[1]} channels, and its local layer was "
                           f"built for {n_chans}; keep the site's montage, or start a new federation")
     train, test = split_trials(meta, site)
-    y_train = y[train].copy()
-    if site["shuffle_labels"]:
-        np.random.default_rng(site["random_state"]).shuffle(y_train)
-    return SiteData(site["code"], data[train], y_train, data[test], y[test], meta["subject"].to_numpy()[test],
-                    sfreq, ch_names, positions)
+    labels = np.asarray(y).copy()
+    if site["shuffle_labels"]:  # the validation trials' labels too: the control's site knows no true label
+        labels[train] = np.random.default_rng(site["random_state"]).permutation(labels[train])
+    valid = train[:0]
+    if validation:
+        fit, valid = last_share(meta.iloc[train].assign(label=labels[train]), validation, site, "validation",
+                                by=("subject", "session", "label"))
+        train, valid = train[fit], train[valid]
+        if len(set(labels[valid])) < 2:
+            raise ConfigError(f"client {site['code']}: its validation trials hold {len(set(labels[valid]))} "
+                              "class(es), and choosing a round needs 2; give the site more training trials, or "
+                              "set validation: 0")
+    return SiteData(site["code"], data[train], labels[train], data[test], np.asarray(y)[test],
+                    meta["subject"].to_numpy()[test], sfreq, ch_names, positions, data[valid], labels[valid])
 
 
 def paradigm_tmin(site: dict) -> float:
@@ -178,14 +198,27 @@ def split_trials(meta, site: dict) -> tuple[np.ndarray, np.ndarray]:
     if site["split"] == "cross-subject":
         held = np.isin(subjects, held_out_subjects(site, sorted(set(subjects.tolist()))))
         return np.flatnonzero(~held), np.flatnonzero(held)
-    train, test = [], []
-    for idx in meta.groupby(["subject", "session"], sort=False).indices.values():
-        n_test = max(1, math.ceil(site["test_size"] * len(idx)))
-        if n_test >= len(idx):
-            raise ConfigError(f"client {site['code']}: a session of {len(idx)} trial(s) cannot be split "
-                              f"within-session; lower test_size or use split: cross-subject")
-        train.append(idx[:-n_test])
-        test.append(idx[-n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    return last_share(meta, site["test_size"], site, "test")
+
+
+def last_share(meta, share: float, site: dict, part: str, by=("subject", "session")) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``meta``'s order) of the first trials and of the last ``share`` of each group ``by``
+    (each subject's session; a validation share also per class, so that every class is validated, and
+    a class with one trial in a session keeps it for training)."""
+    first, last = [], []
+    for idx in meta.reset_index(drop=True).groupby(list(by), sort=False).indices.values():
+        if part == "validation" and len(idx) == 1:  # a class's only trial in a session trains
+            first.append(idx)
+            continue
+        n_last = max(1, math.ceil(share * len(idx)))
+        if n_last >= len(idx):
+            fix = ("lower test_size or use split: cross-subject" if part == "test" else
+                   "lower validation or give the site more training trials")
+            what = "a session of {} trial(s)" if part == "test" else "a class of a session with {} training trial(s)"
+            raise ConfigError(f"client {site['code']}: {what.format(len(idx))} cannot be split into training and "
+                              f"{part} trials; {fix}")
+        first.append(idx[:-n_last])
+        last.append(idx[-n_last:])
+    return np.sort(np.concatenate(first)), np.sort(np.concatenate(last or [np.zeros(0, int)]))
 
 

@@ -17,7 +17,7 @@ __all__ = ["FEDERATION_KEYS", "STRATEGIES", "check_federation", "federation_dige
 
 STRATEGIES = ("fedavg", "fedprox")
 FEDERATION_KEYS = ("network", "shared", "classes", "scoring", "personal_head", "rounds", "local_epochs", "strategy",
-                   "mu", "fraction_fit", "min_clients", "clients", "round_timeout", "random_state")
+                   "mu", "fraction_fit", "min_clients", "clients", "round_timeout", "validation", "random_state")
 
 
 def check_federation(spec: dict, *, n_clients: int | None = None, where: str = "federation") -> dict:
@@ -35,12 +35,16 @@ def check_federation(spec: dict, *, n_clients: int | None = None, where: str = "
             raise UnknownNameError(f"{where} setting:", key, FEDERATION_KEYS)
     out = {"scoring": "accuracy", "personal_head": False, "rounds": 10, "local_epochs": 1, "strategy": "fedavg",
            "mu": 0.0, "fraction_fit": 1.0, "min_clients": 2, "clients": None, "round_timeout": 600.0,
-           "random_state": 42, **spec}
+           "validation": 0.0, "random_state": 42, **spec}
     out["network"] = {"model_params": {}, "lr": 1e-3, "weight_decay": 0.0, "batch_size": 64, **spec["network"]}
     check_option("strategy", out["strategy"], STRATEGIES)
     for key in ("rounds", "local_epochs", "min_clients"):
         if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 1:
             raise ConfigError(f"{where}: {key} must be a positive integer, got {out[key]!r}")
+    if isinstance(out["validation"], bool) or not isinstance(out["validation"], (int, float)) \
+            or not 0 <= out["validation"] < 1:
+        raise ConfigError(f"{where}: validation must be a share in [0, 1) of each site's training trials (0: no "
+                          f"round is chosen, the last one is scored), got {out['validation']!r}")
     if not 0 < float(out["fraction_fit"]) <= 1:
         raise ConfigError(f"{where}: fraction_fit must be in (0, 1], got {out['fraction_fit']}")
     if out["strategy"] == "fedprox" and not float(out["mu"]) > 0:

@@ -48,7 +48,7 @@ def _client_class():
 
         def evaluate(self, parameters, config):
             learner = self._ready(config)
-            loss, metrics = learner.scores(parameters)
+            loss, metrics = learner.scores(parameters, server_round=int(config["round"]))
             return loss, metrics["n_test"], metrics
 
     return SiteClient

@@ -14,7 +14,7 @@ __all__ = ["FederatedType", "federated_gains", "SETTINGS"]
 
 #: Settings of a federated evaluation.
 SETTINGS = ("clients", "split", "test_size", "local", "personal_head", "strategy", "mu", "rounds", "local_epochs",
-            "fraction_fit", "min_clients", "round_timeout", "shuffle_labels", "modes")
+            "fraction_fit", "min_clients", "round_timeout", "validation", "shuffle_labels", "modes")
 #: What each client may set for itself (``clients: {CODE: {...}}``).
 CLIENT_SETTINGS = ("resample", "recipe", "split", "test_size", "test_subjects")
 _GAIN = ("federated_gain", "p_federated")
@@ -77,8 +77,8 @@ class FederatedType(EvaluationType):
             local["n_chans"] = len(local["channels"])
         out = {"clients": clients, "split": "cross-subject", "test_size": 0.3, "personal_head": False,
                "strategy": "fedavg", "mu": 0.0, "rounds": 10, "local_epochs": 1, "fraction_fit": 1.0,
-               "min_clients": 2, "round_timeout": 600.0, "shuffle_labels": False, "modes": list(MODES),
-               **spec, "local": local}
+               "min_clients": 2, "round_timeout": 600.0, "validation": 0.0, "shuffle_labels": False,
+               "modes": list(MODES), **spec, "local": local}
         if out["strategy"] not in STRATEGIES:
             raise UnknownNameError(f"strategy in {label}:", out["strategy"], STRATEGIES)
         bad = [m for m in out["modes"] if m not in MODES]
@@ -186,7 +186,7 @@ def federation_plan(datasets: list[dict], paradigm_spec: dict, recipe: dict, eva
                        "window": float(window), **({"channels": list(settings_local["channels"])}
                                                    if settings_local.get("channels") else {})},
             **{k: settings[k] for k in ("personal_head", "rounds", "local_epochs", "strategy", "mu", "fraction_fit",
-                                        "min_clients", "round_timeout")},
+                                        "min_clients", "round_timeout", "validation")},
             "random_state": random_state}
     return {"sites": sites, "spec": spec}
 
