@@ -398,6 +398,8 @@ def test_benchmark_settings_refused_before_any_work():
         load_config({**base, "evaluations": [{"type": "federated", "clients": {"BB": {"resample": 128}}}]})
     with pytest.raises(ConfigError, match="client A is given twice"):
         load_config({**base, "datasets": [site("A")["dataset"]] * 2, "evaluations": [{"type": "federated"}]})
+    with pytest.raises(ConfigError, match=r"^benchmark: evaluation federated: validation must be a share in \[0, 1\)"):
+        load_config({**base, "evaluations": [{"type": "federated", "validation": 1.5}]})
 
 
 @pytest.mark.slow

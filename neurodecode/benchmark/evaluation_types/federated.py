@@ -199,7 +199,7 @@ def network_spec(pipelines: list[dict], spec: dict) -> list[dict]:
     out = []
     for entry in pipelines:
         out.append(global_spec(build_pipeline(entry, None), entry["name"]))
-        global_network(check_federation({**spec, "network": out[-1]}))  # splits, and fits the shared window
+        global_network(check_federation({**spec, "network": out[-1]}, where="federated"))  # splits, fits the window
     return out
 
 
